@@ -1,0 +1,174 @@
+// X.509 for the mesh: node-forge builds and parses the structures, node:crypto holds every private-key operation.
+import { createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, sign, verify, X509Certificate, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import { spiffeIdsFromSubjectAltName, type ParseResult } from './spiffe.js';
+
+const generateKeyPairAsync = promisify(generateKeyPairCb);
+
+export interface KeyPair {
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+// RSA-2048 is Istio's default and the only key type node-forge can put into a certificate.
+export async function generateKeyPair(): Promise<KeyPair> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+function derOf(asn1: forge.asn1.Asn1): Buffer {
+  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+}
+
+function signSha256(data: Buffer, privateKeyPem: string): string {
+  return sign('sha256', data, createPrivateKey(privateKeyPem)).toString('binary');
+}
+
+// forge has these at run time but its typings omit them.
+const pkiInternals = forge.pki as unknown as {
+  getCertificationRequestInfo(csr: forge.pki.CertificateSigningRequest): forge.asn1.Asn1;
+  getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
+};
+
+const SHA256_WITH_RSA = forge.pki.oids['sha256WithRSAEncryption'] as string;
+
+export interface CsrRequest extends KeyPair {
+  spiffeId: string;
+}
+
+export function createCsr(request: CsrRequest): string {
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.publicKeyFromPem(request.publicKeyPem);
+  csr.setSubject([{ name: 'organizationName', value: 'tsmesh' }]);
+  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 6, value: request.spiffeId }] }] }]);
+  // forge signs in pure JavaScript; sign the request info with node:crypto instead.
+  const csrAny = csr as unknown as { signatureOid: string; siginfo: { algorithmOid: string }; signature: string };
+  csrAny.signatureOid = SHA256_WITH_RSA;
+  csrAny.siginfo = { algorithmOid: SHA256_WITH_RSA };
+  const info = pkiInternals.getCertificationRequestInfo(csr);
+  csrAny.signature = signSha256(derOf(info), request.privateKeyPem);
+  return forge.pki.certificationRequestToPem(csr);
+}
+
+export interface ParsedCsr {
+  spiffeIds: string[];
+  publicKeyPem: string;
+}
+
+export function parseCsr(pem: string): ParseResult<ParsedCsr> {
+  let csr: forge.pki.CertificateSigningRequest;
+  try {
+    csr = forge.pki.certificationRequestFromPem(pem);
+  } catch (error) {
+    return { ok: false, error: `the CSR is not a PEM PKCS#10 RSA request: ${(error as Error).message}` };
+  }
+  const csrAny = csr as unknown as { signatureOid: string; signature: string; certificationRequestInfo?: forge.asn1.Asn1 };
+  if (csrAny.signatureOid !== SHA256_WITH_RSA) {
+    return { ok: false, error: `the CSR is signed with OID ${csrAny.signatureOid}; only sha256WithRSAEncryption is accepted` };
+  }
+  if (!csr.publicKey) return { ok: false, error: 'the CSR has no public key' };
+  const publicKeyPem = forge.pki.publicKeyToPem(csr.publicKey);
+  const info = csrAny.certificationRequestInfo ?? pkiInternals.getCertificationRequestInfo(csr);
+  const valid = verify('sha256', derOf(info), createPublicKey(publicKeyPem), Buffer.from(csrAny.signature, 'binary'));
+  if (!valid) return { ok: false, error: 'the CSR signature does not verify against its own public key' };
+  const extensionRequest = csr.getAttribute({ name: 'extensionRequest' }) as { extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }> } | null;
+  const san = extensionRequest?.extensions?.find((e) => e.name === 'subjectAltName');
+  const spiffeIds = (san?.altNames ?? []).filter((n) => n.type === 6).map((n) => n.value);
+  return { ok: true, value: { spiffeIds, publicKeyPem } };
+}
+
+export interface CertificateSpec {
+  publicKeyPem: string;
+  // The issuer's certificate and key; omit both for a self-signed root.
+  issuerCertPem?: string;
+  issuerKeyPem: string;
+  subjectCommonName?: string;
+  spiffeId?: string;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  isCa: boolean;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+// Random positive 128-bit serials, as RFC 5280 allows (at most 20 octets, positive).
+function newSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  return bytes.toString('hex');
+}
+
+export function buildCertificate(spec: CertificateSpec): string {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(spec.publicKeyPem);
+  cert.serialNumber = newSerial();
+  cert.validity.notBefore = spec.notBefore;
+  cert.validity.notAfter = spec.notAfter;
+  const subject = [{ name: 'organizationName', value: 'tsmesh' }, ...(spec.subjectCommonName ? [{ name: 'commonName', value: spec.subjectCommonName }] : [])];
+  cert.setSubject(subject);
+  const issuer = spec.issuerCertPem ? forge.pki.certificateFromPem(spec.issuerCertPem) : undefined;
+  cert.setIssuer(issuer ? issuer.subject.attributes : subject);
+  const altNames = [
+    ...(spec.spiffeId ? [{ type: 6, value: spec.spiffeId }] : []),
+    ...(spec.dnsNames ?? []).map((value) => ({ type: 2, value })),
+    ...(spec.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
+  ];
+  const extensions: object[] = spec.isCa
+    ? [
+        { name: 'basicConstraints', cA: true, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+        { name: 'subjectKeyIdentifier' },
+      ]
+    : [
+        { name: 'basicConstraints', cA: false, critical: true },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+        { name: 'subjectKeyIdentifier' },
+      ];
+  if (issuer) {
+    const issuerKeyId = issuer.generateSubjectKeyIdentifier().getBytes();
+    extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId });
+  }
+  if (altNames.length > 0) extensions.push({ name: 'subjectAltName', critical: !spec.subjectCommonName && !!spec.spiffeId, altNames });
+  cert.setExtensions(extensions);
+  const certAny = cert as unknown as { signatureOid: string; siginfo: { algorithmOid: string }; signature: string; md: unknown };
+  certAny.signatureOid = SHA256_WITH_RSA;
+  certAny.siginfo = { algorithmOid: SHA256_WITH_RSA };
+  const tbs = pkiInternals.getTBSCertificate(cert);
+  certAny.signature = signSha256(derOf(tbs), spec.issuerKeyPem);
+  return forge.pki.certificateToPem(cert);
+}
+
+export interface CertificateInfo {
+  spiffeIds: string[];
+  notBefore: Date;
+  notAfter: Date;
+  serialNumber: string;
+  subject: string;
+  issuer: string;
+  isCa: boolean;
+  fingerprint256: string;
+}
+
+export function certificateInfo(pem: string): CertificateInfo {
+  const cert = new X509Certificate(pem);
+  return {
+    spiffeIds: spiffeIdsFromSubjectAltName(cert.subjectAltName),
+    notBefore: new Date(cert.validFrom),
+    notAfter: new Date(cert.validTo),
+    serialNumber: cert.serialNumber,
+    subject: cert.subject,
+    issuer: cert.issuer,
+    isCa: cert.ca,
+    fingerprint256: cert.fingerprint256,
+  };
+}
+
+export function splitPemBundle(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((pem) => `${pem}\n`) ?? [];
+}

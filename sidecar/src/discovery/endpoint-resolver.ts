@@ -1,0 +1,31 @@
+// What the outbound side needs from discovery: the live endpoints of a named service.
+import type { Result } from '@tsmesh/proto';
+
+export interface ServiceName {
+  name: string;
+  namespace: string;
+}
+
+export interface ServiceEndpoint {
+  // host:port of the endpoint sidecar's inbound mTLS listener.
+  address: string;
+  // The SPIFFE ID that endpoint must present; anything else is refused.
+  identity: string;
+  nodeId: string;
+}
+
+export type ResolveFailure =
+  // The control plane does not know the service at all.
+  | { kind: 'unknown-service'; message: string }
+  // The service exists but has no live endpoint.
+  | { kind: 'no-endpoints'; message: string }
+  // No answer from discovery in time (e.g. first lookup while the control plane is down).
+  | { kind: 'unavailable'; message: string };
+
+export interface EndpointResolver {
+  resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>>;
+}
+
+export function serviceKey(service: ServiceName): string {
+  return `${service.name}.${service.namespace}`;
+}
