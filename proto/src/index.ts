@@ -44,3 +44,4 @@ export type { ProxyTypeStatus } from './generated/tsmesh/admin/v1/ProxyTypeStatu
 export type { ListProxiesResponse, ListProxiesResponse__Output } from './generated/tsmesh/admin/v1/ListProxiesResponse.js';
 export { ok, err, type Result } from './result.js';
 export { createLogger, type Logger, type LogLevel } from './log.js';
+export { parseDuration } from './duration.js';

@@ -6,10 +6,12 @@ export interface ServiceEndpoints {
   'service'?: (string);
   'namespace'?: (string);
   'endpoints'?: (_tsmesh_discovery_v1_Endpoint)[];
+  'known'?: (boolean);
 }
 
 export interface ServiceEndpoints__Output {
   'service': (string);
   'namespace': (string);
   'endpoints': (_tsmesh_discovery_v1_Endpoint__Output)[];
+  'known': (boolean);
 }

@@ -1,0 +1,115 @@
+// mesh-control-plane: `init` makes the CA and meshctl's admin credentials; `serve` runs the control plane.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_TRUST_DOMAIN, createLogger, parseDuration } from '@tsmesh/proto';
+import { initCertificateAuthority, CaSetupError } from '../ca/index.js';
+import { writeMeshctlConfig, defaultConfigPath } from '../cli/client-config.js';
+
+import { startControlPlaneServer, controlPlaneSpiffeId } from '../server.js';
+
+const USAGE = `mesh-control-plane: the tsmesh control plane (CA, discovery, admin API).
+
+Usage:
+  mesh-control-plane init  --data-dir DIR [--trust-domain TD] [--ca-cert FILE --ca-key FILE [--ca-chain FILE]]
+                           [--meshctl-config FILE] [--server HOST:PORT] [--force]
+      Makes the CA (a new self-signed root, or the operator's root/intermediate), stores it in DIR
+      with mode 0600, and writes meshctl's config with an admin certificate
+      (default ${defaultConfigPath()}).
+
+  mesh-control-plane serve --data-dir DIR [--listen HOST:PORT] [--workload-cert-ttl DURATION]
+                           [--max-cert-ttl DURATION] [--dns-name NAME]...
+      Serves identity, discovery and admin on one mTLS gRPC port (default 127.0.0.1:15012).
+      Prints {"event":"listening","address":...} on stdout once it accepts connections.
+
+Durations: 500ms, 30s, 10m, 24h, 30d.
+`;
+
+const fail = (message: string, code = 2): never => {
+  process.stderr.write(`mesh-control-plane: ${message}\n`);
+  process.exit(code);
+};
+
+const [command, ...rest] = process.argv.slice(2);
+if (!command || ['--help', '-h', 'help'].includes(command) || rest.includes('--help')) {
+  process.stdout.write(USAGE);
+  process.exit(command ? 0 : 2);
+}
+
+function parse(args: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']): Record<string, string | boolean | string[] | undefined> {
+  try {
+    return parseArgs({ args, options, strict: true }).values as Record<string, string | boolean | string[] | undefined>;
+  } catch (error) {
+    return fail(`${(error as Error).message}; see mesh-control-plane --help`);
+  }
+}
+
+function readFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    return fail(`${flag}: cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+if (command === 'init') {
+  const v = parse(rest, { 'data-dir': { type: 'string' }, 'trust-domain': { type: 'string' }, 'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' }, 'ca-chain': { type: 'string' }, 'meshctl-config': { type: 'string' }, server: { type: 'string' }, force: { type: 'boolean' } });
+  const dataDir = typeof v['data-dir'] === 'string' ? resolve(v['data-dir']) : fail('--data-dir is required');
+  const trustDomain = typeof v['trust-domain'] === 'string' ? v['trust-domain'] : DEFAULT_TRUST_DOMAIN;
+  if ((v['ca-cert'] === undefined) !== (v['ca-key'] === undefined)) fail('--ca-cert and --ca-key go together');
+  const supplied = typeof v['ca-cert'] === 'string' && typeof v['ca-key'] === 'string'
+    ? { certPem: readFile(v['ca-cert'], '--ca-cert'), keyPem: readFile(v['ca-key'], '--ca-key'), ...(typeof v['ca-chain'] === 'string' ? { chainPem: readFile(v['ca-chain'], '--ca-chain') } : {}) }
+    : undefined;
+  try {
+    const ca = await initCertificateAuthority(dataDir, { trustDomain, ...(supplied ? { supplied } : {}), force: v['force'] === true });
+    const admin = await ca.issueAdminCertificate({ name: 'meshctl', ttlMs: 365 * 24 * 3600_000 });
+    const configPath = typeof v['meshctl-config'] === 'string' ? resolve(v['meshctl-config']) : defaultConfigPath();
+    writeMeshctlConfig(configPath, {
+      server: typeof v['server'] === 'string' ? v['server'] : '127.0.0.1:15012',
+      trustDomain,
+      controlPlaneIdentity: controlPlaneSpiffeId(trustDomain),
+      certificateAuthorityData: ca.trustBundle().join(''),
+      clientCertificateData: admin.certChainPem.join(''),
+      clientKeyData: admin.keyPem,
+    });
+    process.stdout.write(`initialised the mesh CA for trust domain ${trustDomain} in ${join(dataDir, 'ca')}\nwrote meshctl config (admin certificate, valid until ${admin.notAfter.toISOString()}) to ${configPath}\n`);
+  } catch (error) {
+    fail((error as Error).message, error instanceof CaSetupError ? 1 : 1);
+  }
+} else if (command === 'serve') {
+  const v = parse(rest, { 'data-dir': { type: 'string' }, listen: { type: 'string' }, 'workload-cert-ttl': { type: 'string' }, 'max-cert-ttl': { type: 'string' }, 'dns-name': { type: 'string', multiple: true } });
+  const dataDir = typeof v['data-dir'] === 'string' ? resolve(v['data-dir']) : fail('--data-dir is required');
+  const listen = typeof v['listen'] === 'string' ? v['listen'] : '127.0.0.1:15012';
+  if (!/^.+:\d{1,5}$/.test(listen)) fail(`--listen: "${listen}" must be HOST:PORT`);
+  const ttl = (flag: string): number | undefined => {
+    const value = v[flag];
+    if (typeof value !== 'string') return undefined;
+    const parsed = parseDuration(value, `--${flag}`);
+    return parsed.ok ? parsed.value : fail(parsed.error);
+  };
+  const logger = createLogger('control-plane');
+  try {
+    const running = await startControlPlaneServer({
+      dataDir,
+      listen,
+      workloadCertTtlMs: ttl('workload-cert-ttl'),
+      maxWorkloadCertTtlMs: ttl('max-cert-ttl'),
+      servingDnsNames: Array.isArray(v['dns-name']) ? v['dns-name'] : [],
+      logger,
+    });
+    process.stdout.write(`${JSON.stringify({ event: 'listening', address: running.address, trustDomain: running.ca.trustDomain })}\n`);
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('stopping', { signal });
+      void running.stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  } catch (error) {
+    fail((error as Error).message, 1);
+  }
+} else {
+  fail(`unknown command "${command}"; try mesh-control-plane --help`);
+}

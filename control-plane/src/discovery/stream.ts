@@ -1,0 +1,212 @@
+// One sidecar's discovery stream: registration, subscriptions, pushes, and its ACK/NACK bookkeeping.
+import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { TYPE_URLS, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
+import type { EndpointRegistry } from './registry.js';
+import type { ConnectedProxy, ProxyTracker, TypeSyncStatus } from './proxy-tracker.js';
+
+export type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
+
+export interface DiscoveryContext {
+  registry: EndpointRegistry;
+  tracker: ProxyTracker;
+  trustDomain: string;
+  trustBundle: () => string[];
+  logger: Logger;
+  debounceMs: number;
+}
+
+interface Subscription {
+  status: TypeSyncStatus;
+  names: Set<string>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const WILDCARD_TYPES = new Set<string>([TYPE_URLS.trustBundle]);
+const KNOWN_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.endpoints]);
+
+let nonceCounter = 0;
+
+export function peerSpiffeId(call: Pick<DiscoveryCall, 'getAuthContext'>): string | undefined {
+  const cert = call.getAuthContext().sslPeerCertificate;
+  return spiffeIdsFromSubjectAltName(cert?.subjectaltname)[0];
+}
+
+export function parseHostPort(value: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1] ?? '', port };
+}
+
+export class ProxyStream {
+  private proxy: ConnectedProxy | undefined;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private unsubscribeRegistry: (() => void) | undefined;
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly call: DiscoveryCall,
+    private readonly ctx: DiscoveryContext,
+  ) {
+    this.log = ctx.logger;
+  }
+
+  start(): void {
+    const spiffeId = peerSpiffeId(this.call);
+    const parsed = spiffeId ? parseSpiffeId(spiffeId) : undefined;
+    if (!spiffeId || !parsed?.ok || parsed.value.trustDomain !== this.ctx.trustDomain) {
+      this.fail(grpc.status.UNAUTHENTICATED, 'discovery needs a workload certificate of this mesh (bootstrap with the Identity service first)');
+      return;
+    }
+    this.call.on('data', (request: DiscoveryRequest__Output) => this.onRequest(request, spiffeId, parsed.value.namespace));
+    this.call.on('end', () => this.close('stream ended by the sidecar'));
+    this.call.on('cancelled', () => this.close('stream cancelled'));
+    this.call.on('error', (error: Error) => this.close(`stream error: ${error.message}`));
+    this.call.on('close', () => this.close('stream closed'));
+  }
+
+  private fail(code: grpc.status, details: string): void {
+    this.log.warn('refused discovery stream', { code: grpc.status[code], details });
+    this.call.emit('error', { code, details, metadata: new grpc.Metadata() });
+    this.close(details);
+  }
+
+  private register(node: Node__Output | null, spiffeId: string, namespace: string): boolean {
+    if (!node || !node.id) {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'the first DiscoveryRequest must carry node.id, node.service and node.namespace');
+      return false;
+    }
+    if (node.namespace !== namespace) {
+      this.fail(grpc.status.PERMISSION_DENIED, `node.namespace "${node.namespace}" is not the namespace of the caller's identity ${spiffeId}`);
+      return false;
+    }
+    if (node.service && !isValidName(node.service)) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `node.service "${node.service}" is not a DNS-1123 label`);
+      return false;
+    }
+    if (node.inbound_address && (!node.service || !parseHostPort(node.inbound_address))) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `node.inbound_address "${node.inbound_address}" must be host:port and needs node.service`);
+      return false;
+    }
+    const previous = this.ctx.tracker.get(node.id);
+    if (previous && previous.spiffeId !== spiffeId) {
+      this.fail(grpc.status.ALREADY_EXISTS, `node id "${node.id}" is connected already as ${previous.spiffeId}`);
+      return false;
+    }
+    this.proxy = {
+      nodeId: node.id,
+      spiffeId,
+      service: node.service,
+      namespace: node.namespace,
+      inboundAddress: node.inbound_address,
+      connectedAt: Date.now(),
+      types: new Map(),
+    };
+    this.ctx.tracker.add(this.proxy);
+    if (node.service && node.inbound_address) {
+      this.ctx.registry.upsert(`${node.service}.${node.namespace}`, { nodeId: node.id, address: node.inbound_address, identity: spiffeId, labels: { ...node.labels } });
+    }
+    this.unsubscribeRegistry = this.ctx.registry.onChange((key) => {
+      const endpoints = this.subscriptions.get(TYPE_URLS.endpoints);
+      if (endpoints?.names.has(key)) this.schedulePush(TYPE_URLS.endpoints);
+    });
+    this.log.info('sidecar connected', { node: node.id, identity: spiffeId, service: node.service, inbound: node.inbound_address });
+    return true;
+  }
+
+  private onRequest(request: DiscoveryRequest__Output, spiffeId: string, namespace: string): void {
+    if (this.closed) return;
+    if (!this.proxy && !this.register(request.node, spiffeId, namespace)) return;
+    const proxy = this.proxy;
+    if (!proxy) return;
+    if (!KNOWN_TYPES.has(request.type_url)) {
+      this.log.warn('ignored request for an unknown type', { node: proxy.nodeId, type: request.type_url });
+      return;
+    }
+    let sub = this.subscriptions.get(request.type_url);
+    if (!sub) {
+      const status: TypeSyncStatus = { typeUrl: request.type_url, versionSent: '', nonceSent: '', versionAcked: request.version_info, state: 'STALE', error: '', since: Date.now() };
+      sub = { status, names: new Set(), timer: undefined };
+      this.subscriptions.set(request.type_url, sub);
+      proxy.types.set(request.type_url, status);
+    }
+    if (request.response_nonce) {
+      // A response the sidecar answers after we sent a newer one says nothing about the newer one.
+      if (request.response_nonce !== sub.status.nonceSent) return;
+      const now = Date.now();
+      if (request.error_detail?.message) {
+        sub.status.state = 'NACKED';
+        sub.status.error = request.error_detail.message;
+        sub.status.versionAcked = request.version_info;
+        this.log.warn('sidecar refused config (NACK)', { node: proxy.nodeId, type: request.type_url, version: sub.status.versionSent, error: request.error_detail.message });
+      } else {
+        sub.status.state = 'SYNCED';
+        sub.status.error = '';
+        sub.status.versionAcked = request.version_info;
+      }
+      sub.status.since = now;
+    }
+    const names = WILDCARD_TYPES.has(request.type_url) ? new Set<string>() : new Set(request.resource_names);
+    const namesChanged = names.size !== sub.names.size || [...names].some((n) => !sub.names.has(n));
+    if (namesChanged) sub.names = names;
+    // A new subscription is answered at once (a request may be waiting on it), even if nothing changed.
+    if (!request.response_nonce || namesChanged) this.push(request.type_url, true);
+  }
+
+  private schedulePush(typeUrl: string): void {
+    const sub = this.subscriptions.get(typeUrl);
+    if (!sub || sub.timer) return;
+    sub.timer = setTimeout(() => {
+      sub.timer = undefined;
+      this.push(typeUrl, false);
+    }, this.ctx.debounceMs);
+  }
+
+  // Pushes every resource of the type this sidecar is subscribed to (state of the world).
+  push(typeUrl: string, force: boolean): void {
+    const sub = this.subscriptions.get(typeUrl);
+    if (!sub || this.closed) return;
+    const resources = this.resourcesFor(typeUrl, sub.names);
+    const version = createHash('sha256').update(JSON.stringify(resources)).digest('hex').slice(0, 16);
+    if (!force && version === sub.status.versionSent) return;
+    const nonce = `${Date.now().toString(36)}-${++nonceCounter}`;
+    sub.status.versionSent = version;
+    sub.status.nonceSent = nonce;
+    sub.status.state = sub.status.versionAcked === version && sub.status.state === 'SYNCED' ? 'SYNCED' : 'STALE';
+    if (sub.status.state === 'STALE') sub.status.since = Date.now();
+    this.call.write({ type_url: typeUrl, version_info: version, nonce, resources });
+  }
+
+  private resourcesFor(typeUrl: string, names: Set<string>): Resource[] {
+    if (typeUrl === TYPE_URLS.trustBundle) {
+      return [{ name: 'trust-bundle', trust_bundle: { trust_domain: this.ctx.trustDomain, roots_pem: this.ctx.trustBundle() } }];
+    }
+    const resources: Resource[] = [];
+    for (const key of [...names].sort()) {
+      const endpoints = this.ctx.registry.endpoints(key);
+      const [service = '', namespace = ''] = splitServiceKey(key);
+      resources.push({ name: key, endpoints: { service, namespace, endpoints: endpoints ?? [], known: endpoints !== undefined } });
+    }
+    return resources;
+  }
+
+  private close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subscriptions.values()) clearTimeout(sub.timer);
+    this.unsubscribeRegistry?.();
+    const proxy = this.proxy;
+    if (!proxy) return;
+    this.ctx.tracker.remove(proxy.nodeId, proxy);
+    if (proxy.service && proxy.inboundAddress) this.ctx.registry.remove(`${proxy.service}.${proxy.namespace}`, proxy.nodeId);
+    this.log.info('sidecar disconnected', { node: proxy.nodeId, reason });
+  }
+}
+
+function splitServiceKey(key: string): [string, string] {
+  const dot = key.indexOf('.');
+  return dot < 0 ? [key, ''] : [key.slice(0, dot), key.slice(dot + 1)];
+}

@@ -1,0 +1,88 @@
+// The control plane process: one TLS gRPC port serving identity, discovery and admin.
+import * as grpc from '@grpc/grpc-js';
+import { meshProtos, formatSpiffeId, createLogger, type Logger } from '@tsmesh/proto';
+import { loadCertificateAuthority, MESH_SYSTEM_NAMESPACE, type CertificateAuthority } from './ca/index.js';
+import { JoinTokens } from './tokens/index.js';
+import { createIdentityHandlers, MemoryCertificateProvider } from './identity/index.js';
+import { createDiscoveryHandlers } from './discovery/server.js';
+import { EndpointRegistry } from './discovery/registry.js';
+import { ProxyTracker } from './discovery/proxy-tracker.js';
+import { createAdminHandlers } from './admin/service.js';
+
+export const CONTROL_PLANE_SA = 'mesh-control-plane';
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  listen: string;
+  workloadCertTtlMs?: number;
+  maxWorkloadCertTtlMs?: number;
+  // Extra names for the serving certificate (a Service DNS name in Kubernetes).
+  servingDnsNames?: string[];
+  debounceMs?: number;
+  logger?: Logger;
+}
+
+export interface RunningControlPlane {
+  address: string;
+  ca: CertificateAuthority;
+  registry: EndpointRegistry;
+  tracker: ProxyTracker;
+  stop(): Promise<void>;
+}
+
+const SERVING_CERT_TTL_MS = 24 * 3600_000;
+
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return formatSpiffeId({ trustDomain, namespace: MESH_SYSTEM_NAMESPACE, serviceAccount: CONTROL_PLANE_SA });
+}
+
+export async function startControlPlaneServer(options: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const logger = options.logger ?? createLogger('control-plane');
+  const ca = await loadCertificateAuthority(options.dataDir, {
+    ...(options.workloadCertTtlMs ? { defaultWorkloadTtlMs: options.workloadCertTtlMs } : {}),
+    ...(options.maxWorkloadCertTtlMs ? { maxWorkloadTtlMs: options.maxWorkloadCertTtlMs } : {}),
+    logger,
+  });
+  const tokens = await JoinTokens.open(options.dataDir);
+  const registry = new EndpointRegistry();
+  const tracker = new ProxyTracker();
+  const spiffeId = controlPlaneSpiffeId(ca.trustDomain);
+
+  const provider = new MemoryCertificateProvider();
+  const renewServingCertificate = async (): Promise<void> => {
+    const serving = await ca.issueServingCertificate({ spiffeId, dnsNames: options.servingDnsNames ?? [], ttlMs: SERVING_CERT_TTL_MS });
+    provider.update({ caPem: ca.trustBundle().join(''), certPem: serving.certChainPem.join(''), keyPem: serving.keyPem });
+  };
+  await renewServingCertificate();
+  // The serving certificate is renewed at half its life, like every workload's.
+  const renewTimer = setInterval(() => {
+    renewServingCertificate().catch((error: unknown) => logger.error('could not renew the serving certificate', { error: (error as Error).message }));
+  }, SERVING_CERT_TTL_MS / 2);
+  renewTimer.unref();
+
+  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 });
+  const protos = meshProtos();
+  server.addService(protos.identity.tsmesh.identity.v1.Identity.service, createIdentityHandlers({ ca, tokens, trustDomain: ca.trustDomain, logger: logger.child('identity') }));
+  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100 }));
+  server.addService(protos.admin.tsmesh.admin.v1.Admin.service, createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, logger: logger.child('admin') }));
+
+  // Client certificates are requested but optional: a sidecar bootstraps with a token before it has one.
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(options.listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound))));
+  const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
+  const address = `${host}:${port}`;
+  logger.info('control plane listening', { address, trustDomain: ca.trustDomain, spiffeId });
+  return {
+    address,
+    ca,
+    registry,
+    tracker,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(renewTimer);
+        server.tryShutdown(() => resolve());
+        // Open discovery streams never end on their own; cut them after a short grace.
+        setTimeout(() => server.forceShutdown(), 1_000).unref();
+      }),
+  };
+}

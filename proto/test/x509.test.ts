@@ -1,0 +1,139 @@
+// X.509 helpers: CSRs round-trip and refuse tampering, built certificates verify with node:crypto.
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildCertificate, certificateInfo, createCsr, generateKeyPair, parseCsr, splitPemBundle, type KeyPair } from '../src/identity/x509.js';
+import { formatSpiffeId, parseSpiffeId } from '../src/identity/spiffe.js';
+
+const SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/frontend';
+const HOUR = 3600_000;
+
+let workload: KeyPair;
+let rootKeys: KeyPair;
+let rootPem: string;
+
+function pemToDer(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
+function derToPem(der: Buffer, label: string): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+beforeAll(async () => {
+  [workload, rootKeys] = await Promise.all([generateKeyPair(), generateKeyPair()]);
+  rootPem = buildCertificate({ publicKeyPem: rootKeys.publicKeyPem, issuerKeyPem: rootKeys.privateKeyPem, subjectCommonName: 'test root', isCa: true, notBefore: new Date(Date.now() - HOUR), notAfter: new Date(Date.now() + HOUR) });
+});
+
+describe('CSRs', () => {
+  it('round-trips the SPIFFE ID and the public key', () => {
+    const parsed = parseCsr(createCsr({ ...workload, spiffeId: SPIFFE_ID }));
+    expect(parsed).toEqual({ ok: true, value: { spiffeIds: [SPIFFE_ID], publicKeyPem: expect.any(String) } });
+    if (parsed.ok) expect(parsed.value.publicKeyPem.replace(/\r/g, '')).toBe(workload.publicKeyPem);
+  });
+
+  it('refuses a CSR whose signature bytes were altered', () => {
+    const der = pemToDer(createCsr({ ...workload, spiffeId: SPIFFE_ID }));
+    der[der.length - 5] = (der[der.length - 5] ?? 0) ^ 0xff;
+    const parsed = parseCsr(derToPem(der, 'CERTIFICATE REQUEST'));
+    expect(parsed).toEqual({ ok: false, error: 'the CSR signature does not verify against its own public key' });
+  });
+
+  it('refuses a CSR whose SPIFFE ID was swapped after signing', () => {
+    const der = pemToDer(createCsr({ ...workload, spiffeId: SPIFFE_ID }));
+    const at = der.indexOf('frontend');
+    expect(at).toBeGreaterThan(0);
+    der.write('backends', at, 'latin1');
+    const parsed = parseCsr(derToPem(der, 'CERTIFICATE REQUEST'));
+    expect(parsed.ok).toBe(false);
+  });
+
+  it('refuses input that is not a PEM CSR with a readable error', () => {
+    const parsed = parseCsr('hello');
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(/^the CSR is not a PEM PKCS#10 RSA request/);
+  });
+
+  it('never throws, whatever the input (property)', () => {
+    const csrDer = pemToDer(createCsr({ ...workload, spiffeId: SPIFFE_ID }));
+    const mutatedCsr = fc
+      .array(fc.record({ index: fc.nat(csrDer.length - 1), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 })
+      .map((edits) => {
+        const der = Buffer.from(csrDer);
+        for (const edit of edits) der[edit.index] = edit.value;
+        return derToPem(der, 'CERTIFICATE REQUEST');
+      });
+    const randomPem = fc.uint8Array({ maxLength: 600 }).map((bytes) => derToPem(Buffer.from(bytes), 'CERTIFICATE REQUEST'));
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), randomPem, mutatedCsr), (input) => {
+        const parsed = parseCsr(input);
+        expect(typeof parsed.ok).toBe('boolean');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('certificates', () => {
+  it('a self-signed root verifies with its own key and is a CA', () => {
+    const root = new X509Certificate(rootPem);
+    expect(root.ca).toBe(true);
+    expect(root.checkIssued(root)).toBe(true);
+    expect(root.verify(root.publicKey)).toBe(true);
+  });
+
+  it('a leaf chains to its issuer and carries the SPIFFE ID, DNS and IP SANs', () => {
+    const leafPem = buildCertificate({
+      publicKeyPem: workload.publicKeyPem,
+      issuerCertPem: rootPem,
+      issuerKeyPem: rootKeys.privateKeyPem,
+      spiffeId: SPIFFE_ID,
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      isCa: false,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + HOUR),
+    });
+    const leaf = new X509Certificate(leafPem);
+    const root = new X509Certificate(rootPem);
+    expect(leaf.checkIssued(root)).toBe(true);
+    expect(leaf.verify(root.publicKey)).toBe(true);
+    expect(leaf.ca).toBe(false);
+    expect(leaf.subjectAltName).toBe(`URI:${SPIFFE_ID}, DNS:localhost, IP Address:127.0.0.1`);
+    expect(certificateInfo(leafPem).spiffeIds).toEqual([SPIFFE_ID]);
+  });
+
+  it('a leaf does not verify against another key', () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const leafPem = buildCertificate({ publicKeyPem: workload.publicKeyPem, issuerCertPem: rootPem, issuerKeyPem: rootKeys.privateKeyPem, spiffeId: SPIFFE_ID, isCa: false, notBefore: new Date(), notAfter: new Date(Date.now() + HOUR) });
+    expect(new X509Certificate(leafPem).verify(other.publicKey)).toBe(false);
+  });
+
+  it('splitPemBundle returns each certificate of a bundle', () => {
+    expect(splitPemBundle(`${rootPem}${rootPem}`)).toHaveLength(2);
+    expect(splitPemBundle('no certificates here')).toEqual([]);
+  });
+});
+
+describe('SPIFFE IDs', () => {
+  const name = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+  const trustDomain = fc.stringMatching(/^[a-z0-9._-]{1,255}$/);
+
+  it('parseSpiffeId(formatSpiffeId(x)) is x for every valid identity (property)', () => {
+    fc.assert(
+      fc.property(fc.record({ trustDomain, namespace: name, serviceAccount: name }), (identity) => {
+        expect(parseSpiffeId(formatSpiffeId(identity))).toEqual({ ok: true, value: identity });
+      }),
+    );
+  });
+
+  it('parseSpiffeId never throws and refuses what is not a workload ID (property)', () => {
+    fc.assert(
+      fc.property(fc.string(), (input) => {
+        const parsed = parseSpiffeId(input);
+        if (parsed.ok) expect(formatSpiffeId(parsed.value)).toBe(input);
+      }),
+    );
+  });
+});
