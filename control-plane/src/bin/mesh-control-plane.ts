@@ -38,7 +38,7 @@ if (!command || ['--help', '-h', 'help'].includes(command) || rest.includes('--h
 
 function parse(args: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']): Record<string, string | boolean | string[] | undefined> {
   try {
-    return parseArgs({ args, options, strict: true }).values as Record<string, string | boolean | string[] | undefined>;
+    return parseArgs({ args, options, strict: true }).values;
   } catch (error) {
     return fail(`${(error as Error).message}; see mesh-control-plane --help`);
   }

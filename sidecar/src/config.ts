@@ -1,0 +1,139 @@
+// The sidecar's settings from flags and MESH_* environment variables, validated once.
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidName, isValidTrustDomain, parseDuration, ok, err, type Result } from '@tsmesh/proto';
+
+export interface SidecarConfig {
+  service: string;
+  namespace: string;
+  serviceAccount: string;
+  trustDomain: string;
+  spiffeId: string;
+  nodeId: string;
+  controlPlaneAddress: string;
+  controlPlaneIdentity: string;
+  controlPlaneCaPem: string;
+  joinToken: string;
+  // Absent for a client-only sidecar (nothing calls in).
+  appPort: number | undefined;
+  appHost: string;
+  bindHost: string;
+  inboundPort: number;
+  outboundPort: number;
+  adminPort: number;
+  advertiseAddress: string | undefined;
+  defaultTimeoutMs: number;
+  certTtlMs: number;
+}
+
+export const SIDECAR_USAGE = `mesh-sidecar: the tsmesh proxy that runs beside one service instance.
+
+Usage: mesh-sidecar run [options]      (every option also reads MESH_<NAME>, e.g. MESH_SERVICE)
+
+Identity and control plane:
+  --service NAME             the service this sidecar fronts (DNS-1123 label)        [required]
+  --namespace NS             its namespace                                          [default: default]
+  --service-account SA       the identity it runs as                                [default: --service]
+  --trust-domain TD          SPIFFE trust domain                                    [default: ${DEFAULT_TRUST_DOMAIN}]
+  --control-plane HOST:PORT  the control plane's gRPC address                       [default: 127.0.0.1:15012]
+  --ca-file FILE             the mesh root certificate(s) to trust the control plane with   [required]
+  --token TOKEN              join token from 'meshctl token create'  (or --token-file FILE) [required]
+  --node-id ID               unique name of this instance                           [default: <service>-<random>]
+  --cert-ttl DURATION        ask for certificates of this lifetime (e.g. 24h, 30s)  [default: the CA's]
+
+Listeners:
+  --app-port PORT            the application's port on --app-host; omit for a client-only sidecar
+  --app-host HOST            where the application listens                          [default: 127.0.0.1]
+  --bind HOST                address the sidecar's listeners bind                   [default: 127.0.0.1]
+  --inbound-port PORT        mTLS listener for other sidecars (0 = any free port)   [default: 15006]
+  --outbound-port PORT       plain HTTP listener for the app (HTTP_PROXY)           [default: 15001]
+  --admin-port PORT          /ready /live /certs /config_dump                       [default: 15000]
+  --advertise-address H:P    the inbound address other sidecars dial                [default: --bind:inbound port]
+  --default-timeout DURATION request timeout until routes set one                  [default: 15s]
+`;
+
+function parsePort(value: string | undefined, flag: string, fallback: number | undefined): Result<number | undefined, string> {
+  if (value === undefined || value === '') return ok(fallback);
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return err(`${flag}: "${value}" is not a port number (0-65535)`);
+  return ok(port);
+}
+
+export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Result<SidecarConfig, string> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: Object.fromEntries(
+        ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout'].map((name) => [name, { type: 'string' as const }]),
+      ),
+    });
+  } catch (error) {
+    return err(`${(error as Error).message}; see mesh-sidecar --help`);
+  }
+  const get = (name: string): string | undefined => (parsed.values as Record<string, string | undefined>)[name] ?? env[`MESH_${name.toUpperCase().replace(/-/g, '_')}`];
+  const service = get('service');
+  if (!service) return err('--service is required (the name of the service this sidecar fronts)');
+  const namespace = get('namespace') ?? 'default';
+  const serviceAccount = get('service-account') ?? service;
+  const trustDomain = get('trust-domain') ?? DEFAULT_TRUST_DOMAIN;
+  for (const [flag, value] of [['--service', service], ['--namespace', namespace], ['--service-account', serviceAccount]] as const) {
+    if (!isValidName(value)) return err(`${flag}: "${value}" is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)`);
+  }
+  if (!isValidTrustDomain(trustDomain)) return err(`--trust-domain: "${trustDomain}" is not a valid trust domain`);
+  const caFile = get('ca-file');
+  if (!caFile) return err('--ca-file is required: the mesh root certificate (e.g. <data-dir>/ca/trust-bundle.pem)');
+  let controlPlaneCaPem: string;
+  try {
+    controlPlaneCaPem = readFileSync(caFile, 'utf8');
+  } catch (error) {
+    return err(`--ca-file: cannot read ${caFile}: ${(error as Error).message}`);
+  }
+  let joinToken = get('token');
+  const tokenFile = get('token-file');
+  if (!joinToken && tokenFile) {
+    try {
+      joinToken = readFileSync(tokenFile, 'utf8').trim();
+    } catch (error) {
+      return err(`--token-file: cannot read ${tokenFile}: ${(error as Error).message}`);
+    }
+  }
+  if (!joinToken) return err(`--token (or --token-file) is required: mint one with 'meshctl token create --namespace ${namespace} --service-account ${serviceAccount}'`);
+  const ports: Record<string, number | undefined> = {};
+  for (const [flag, fallback] of [['app-port', undefined], ['inbound-port', 15006], ['outbound-port', 15001], ['admin-port', 15000]] as const) {
+    const port = parsePort(get(flag), `--${flag}`, fallback);
+    if (!port.ok) return port;
+    ports[flag] = port.value;
+  }
+  const timeout = parseDuration(get('default-timeout') ?? '15s', '--default-timeout');
+  if (!timeout.ok) return timeout;
+  const certTtl = parseDuration(get('cert-ttl') ?? '0s', '--cert-ttl');
+  if (!certTtl.ok) return certTtl;
+  const advertise = get('advertise-address');
+  if (advertise !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(advertise)) {
+    return err(`--advertise-address: "${advertise}" must be host:port`);
+  }
+  const spiffeId = formatSpiffeId({ trustDomain, namespace, serviceAccount });
+  return ok({
+    service,
+    namespace,
+    serviceAccount,
+    trustDomain,
+    spiffeId,
+    nodeId: get('node-id') ?? `${service}-${Math.random().toString(36).slice(2, 8)}`,
+    controlPlaneAddress: get('control-plane') ?? '127.0.0.1:15012',
+    controlPlaneIdentity: formatSpiffeId({ trustDomain, namespace: 'mesh-system', serviceAccount: 'mesh-control-plane' }),
+    controlPlaneCaPem,
+    joinToken,
+    appPort: ports['app-port'],
+    appHost: get('app-host') ?? '127.0.0.1',
+    bindHost: get('bind') ?? '127.0.0.1',
+    inboundPort: ports['inbound-port'] ?? 15006,
+    outboundPort: ports['outbound-port'] ?? 15001,
+    adminPort: ports['admin-port'] ?? 15000,
+    advertiseAddress: advertise,
+    defaultTimeoutMs: timeout.value,
+    certTtlMs: certTtl.value,
+  });
+}

@@ -1,0 +1,195 @@
+// The sidecar's end of the discovery stream: subscribe, validate, apply or NACK, reconnect with backoff.
+import * as grpc from '@grpc/grpc-js';
+import { meshProtos, spiffeIdsFromSubjectAltName, TYPE_URLS, ok, err, type AggregatedDiscoveryClient, type DiscoveryRequest, type DiscoveryResponse__Output, type Logger, type Node, type Result } from '@tsmesh/proto';
+import type { TlsMaterialSource } from '../identity/tls-material.js';
+import { Backoff } from './backoff.js';
+import { serviceKey, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
+import { validateResponse, type ServiceEntry } from './validate.js';
+
+export interface DiscoveryClientOptions {
+  controlPlaneAddress: string;
+  // The SPIFFE ID the control plane must present; hostnames are not identities here.
+  controlPlaneIdentity: string;
+  trustDomain: string;
+  node: Node;
+  tls: TlsMaterialSource;
+  logger: Logger;
+  onTrustBundle: (rootsPem: string[]) => void;
+  backoff?: { baseMs: number; maxMs: number };
+  resolveTimeoutMs?: number;
+}
+
+export interface AppliedType {
+  version: string;
+  nonce: string;
+  appliedAt: number;
+  lastNack?: { version: string; error: string; at: number };
+}
+
+// connected: stream open. backoff: waiting to reconnect. stopped: stop() was called.
+export type DiscoveryClientState = 'connecting' | 'connected' | 'backoff' | 'stopped';
+
+interface Waiter {
+  key: string;
+  settle: (result: Result<ServiceEndpoint[], ResolveFailure>) => void;
+}
+
+export class DiscoveryClient implements EndpointResolver {
+  private state: DiscoveryClientState = 'connecting';
+  private client: AggregatedDiscoveryClient | undefined;
+  private stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output> | undefined;
+  private readonly backoff: Backoff;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly services = new Map<string, ServiceEntry>();
+  private readonly subscribed = new Set<string>();
+  private readonly applied = new Map<string, AppliedType>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly log: Logger;
+  private firstRequestSent = false;
+
+  constructor(private readonly options: DiscoveryClientOptions) {
+    this.backoff = new Backoff(options.backoff ?? { baseMs: 250, maxMs: 8_000 });
+    this.log = options.logger;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  stop(): void {
+    this.state = 'stopped';
+    clearTimeout(this.reconnectTimer);
+    this.stream?.cancel();
+    this.client?.close();
+    for (const waiter of this.waiters) waiter.settle(err({ kind: 'unavailable', message: 'the sidecar is shutting down' }));
+    this.waiters.clear();
+  }
+
+  get connectionState(): DiscoveryClientState {
+    return this.state;
+  }
+
+  hasApplied(typeUrl: string): boolean {
+    return this.applied.has(typeUrl);
+  }
+
+  snapshot(): { state: DiscoveryClientState; types: Record<string, AppliedType>; services: Record<string, ServiceEntry> } {
+    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services) };
+  }
+
+  async resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>> {
+    const key = serviceKey(service);
+    const entry = this.services.get(key);
+    if (entry) return settleEntry(key, entry);
+    if (!this.subscribed.has(key)) {
+      this.subscribed.add(key);
+      this.sendEndpointsRequest();
+    }
+    const timeoutMs = this.options.resolveTimeoutMs ?? 5_000;
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        key,
+        settle: (result) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          this.waiters.delete(waiter);
+          resolve(result);
+        },
+      };
+      const timer = setTimeout(() => waiter.settle(err({ kind: 'unavailable', message: `discovery gave no answer for ${key} within ${timeoutMs} ms (control plane ${this.state})` })), timeoutMs);
+      const onAbort = (): void => waiter.settle(err({ kind: 'unavailable', message: `lookup of ${key} was cancelled` }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    const material = this.options.tls.current();
+    const expected = this.options.controlPlaneIdentity;
+    const credentials = grpc.credentials.createSsl(Buffer.from(material.trustBundlePem.join('')), Buffer.from(material.keyPem), Buffer.from(material.certChainPem), {
+      checkServerIdentity: (_host, cert) => {
+        const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
+        return ids.includes(expected) ? undefined : new Error(`control plane presented ${ids.join(', ') || 'no SPIFFE ID'}, expected ${expected}`);
+      },
+    });
+    const { AggregatedDiscovery } = meshProtos().discovery.tsmesh.discovery.v1;
+    this.client?.close();
+    this.client = new AggregatedDiscovery(this.options.controlPlaneAddress, credentials, {
+      // SNI carries a name, not the dialled IP (RFC 6066); identity is checked by SPIFFE ID above.
+      'grpc.ssl_target_name_override': 'mesh-control-plane',
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    });
+    const stream = this.client.StreamResources();
+    this.stream = stream;
+    this.firstRequestSent = false;
+    stream.on('data', (response: DiscoveryResponse__Output) => this.onResponse(response));
+    stream.on('error', (error: grpc.ServiceError) => this.onStreamEnd(stream, `${grpc.status[error.code] ?? error.code}: ${error.details || error.message}`));
+    stream.on('end', () => this.onStreamEnd(stream, 'stream ended by the control plane'));
+    this.send({ type_url: TYPE_URLS.trustBundle });
+    this.sendEndpointsRequest();
+  }
+
+  private onStreamEnd(stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>, reason: string): void {
+    if (stream !== this.stream || this.state === 'stopped') return;
+    this.stream = undefined;
+    this.state = 'backoff';
+    const delay = this.backoff.next();
+    // Config already applied keeps serving; only new lookups wait for the control plane.
+    this.log.warn('discovery stream lost; keeping the last good config', { reason, retryInMs: delay, attempt: this.backoff.attempts });
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private send(request: Omit<DiscoveryRequest, 'node'>): void {
+    if (!this.stream) return;
+    const typeUrl = request.type_url ?? '';
+    const applied = this.applied.get(typeUrl);
+    const message: DiscoveryRequest = { version_info: applied?.version ?? '', ...request };
+    if (!this.firstRequestSent) {
+      message.node = this.options.node;
+      this.firstRequestSent = true;
+    }
+    this.stream.write(message);
+  }
+
+  private sendEndpointsRequest(): void {
+    if (!this.stream || this.subscribed.size === 0) return;
+    this.send({ type_url: TYPE_URLS.endpoints, resource_names: [...this.subscribed].sort(), response_nonce: this.applied.get(TYPE_URLS.endpoints)?.nonce ?? '' });
+  }
+
+  private onResponse(response: DiscoveryResponse__Output): void {
+    this.state = 'connected';
+    this.backoff.reset();
+    const typeUrl = response.type_url;
+    const validated = validateResponse(typeUrl, response.resources, this.options.trustDomain);
+    const names = typeUrl === TYPE_URLS.endpoints ? [...this.subscribed].sort() : [];
+    if (!validated.ok) {
+      const previous = this.applied.get(typeUrl);
+      if (previous) previous.lastNack = { version: response.version_info, error: validated.error, at: Date.now() };
+      this.log.warn('refused pushed config (NACK); the last good config keeps serving', { type: typeUrl, version: response.version_info, error: validated.error });
+      this.send({ type_url: typeUrl, version_info: previous?.version ?? '', response_nonce: response.nonce, resource_names: names, error_detail: { code: grpc.status.INVALID_ARGUMENT, message: validated.error } });
+      return;
+    }
+    const value = validated.value;
+    if (value.typeUrl === TYPE_URLS.trustBundle) {
+      this.options.onTrustBundle(value.rootsPem);
+    } else {
+      for (const [key, entry] of value.services) this.services.set(key, entry);
+      for (const waiter of [...this.waiters]) {
+        const entry = this.services.get(waiter.key);
+        if (entry) waiter.settle(settleEntry(waiter.key, entry));
+      }
+    }
+    const lastNack = this.applied.get(typeUrl)?.lastNack;
+    this.applied.set(typeUrl, { version: response.version_info, nonce: response.nonce, appliedAt: Date.now(), ...(lastNack ? { lastNack } : {}) });
+    this.send({ type_url: typeUrl, version_info: response.version_info, response_nonce: response.nonce, resource_names: names });
+  }
+}
+
+function settleEntry(key: string, entry: ServiceEntry): Result<ServiceEndpoint[], ResolveFailure> {
+  if (!entry.known) return err({ kind: 'unknown-service', message: `the control plane knows no service ${key}` });
+  if (entry.endpoints.length === 0) return err({ kind: 'no-endpoints', message: `service ${key} has no live endpoints` });
+  return ok(entry.endpoints);
+}

@@ -1,0 +1,60 @@
+// Checks a pushed response before anything of it is applied; a bad one is NACKed whole.
+import { X509Certificate } from 'node:crypto';
+import { TYPE_URLS, parseSpiffeId, ok, err, type Resource__Output, type Result } from '@tsmesh/proto';
+import type { ServiceEndpoint } from './endpoint-resolver.js';
+
+export interface ServiceEntry {
+  known: boolean;
+  endpoints: ServiceEndpoint[];
+}
+
+export type ValidatedResources =
+  | { typeUrl: typeof TYPE_URLS.trustBundle; rootsPem: string[] }
+  | { typeUrl: typeof TYPE_URLS.endpoints; services: Map<string, ServiceEntry> };
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export function validateResponse(typeUrl: string, resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {
+  if (typeUrl === TYPE_URLS.trustBundle) return validateTrustBundle(resources, trustDomain);
+  if (typeUrl === TYPE_URLS.endpoints) return validateEndpoints(resources, trustDomain);
+  return err(`unknown type_url "${typeUrl}"`);
+}
+
+function validateTrustBundle(resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {
+  const bundle = resources[0]?.trust_bundle;
+  if (resources.length !== 1 || !bundle) return err(`expected exactly one trust_bundle resource, got ${resources.length}`);
+  if (bundle.trust_domain !== trustDomain) return err(`trust bundle is for trust domain "${bundle.trust_domain}", this sidecar is in "${trustDomain}"`);
+  if (bundle.roots_pem.length === 0) return err('trust bundle has no roots');
+  for (const [index, pem] of bundle.roots_pem.entries()) {
+    try {
+      const cert = new X509Certificate(pem);
+      if (!cert.ca) return err(`trust bundle root ${index} is not a CA certificate`);
+      if (new Date(cert.validTo).getTime() < Date.now()) return err(`trust bundle root ${index} expired at ${cert.validTo}`);
+    } catch (error) {
+      return err(`trust bundle root ${index} is not a PEM certificate: ${(error as Error).message}`);
+    }
+  }
+  return ok({ typeUrl: TYPE_URLS.trustBundle, rootsPem: bundle.roots_pem });
+}
+
+function validateEndpoints(resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {
+  const services = new Map<string, ServiceEntry>();
+  for (const resource of resources) {
+    const body = resource.endpoints;
+    if (!body) return err(`resource "${resource.name}" is not a ServiceEndpoints`);
+    if (resource.name !== `${body.service}.${body.namespace}`) return err(`resource "${resource.name}" carries endpoints of ${body.service}.${body.namespace}`);
+    const endpoints: ServiceEndpoint[] = [];
+    for (const [index, endpoint] of body.endpoints.entries()) {
+      const where = `${resource.name} endpoint ${index}`;
+      const match = HOST_PORT.exec(endpoint.address);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) return err(`${where}: address "${endpoint.address}" is not host:port`);
+      const identity = parseSpiffeId(endpoint.identity);
+      if (!identity.ok) return err(`${where}: ${identity.error}`);
+      if (identity.value.trustDomain !== trustDomain) return err(`${where}: identity ${endpoint.identity} is outside trust domain "${trustDomain}"`);
+      endpoints.push({ address: endpoint.address, identity: endpoint.identity, nodeId: endpoint.node_id });
+    }
+    services.set(resource.name, { known: body.known, endpoints });
+  }
+  return ok({ typeUrl: TYPE_URLS.endpoints, services });
+}
