@@ -137,3 +137,14 @@ describe('SPIFFE IDs', () => {
     );
   });
 });
+
+describe('certificate serials (regression: a serial starting 00 00 was invalid DER)', () => {
+  it('never start with a zero byte and are always positive', async () => {
+    const { newSerial } = await import('../src/identity/x509.js');
+    for (let i = 0; i < 20_000; i++) {
+      const first = Number.parseInt(newSerial().slice(0, 2), 16);
+      expect(first).toBeGreaterThanOrEqual(0x40);
+      expect(first).toBeLessThanOrEqual(0x7f);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 // X.509 for the mesh: node-forge builds and parses the structures, node:crypto holds every private-key operation.
-import { createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, sign, verify, X509Certificate, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, sign, verify, X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { spiffeIdsFromSubjectAltName, type ParseResult } from './spiffe.js';
@@ -26,7 +26,7 @@ function derOf(asn1: forge.asn1.Asn1): Buffer {
 }
 
 function signSha256(data: Buffer, privateKeyPem: string): string {
-  return sign('sha256', data, createPrivateKey(privateKeyPem)).toString('binary');
+  return sign('sha256', data, cached(privateKeys, privateKeyPem, createPrivateKey)).toString('binary');
 }
 
 // forge has these at run time but its typings omit them.
@@ -96,11 +96,28 @@ export interface CertificateSpec {
   notAfter: Date;
 }
 
-// Random positive 128-bit serials, as RFC 5280 allows (at most 20 octets, positive).
-function newSerial(): string {
+// Random positive 127-bit serials (RFC 5280: positive, at most 20 octets). The top bits are fixed
+// to 01 so the first byte is never zero: forge strips only one leading zero byte, and a serial
+// starting 00 00 would be invalid DER that OpenSSL refuses.
+export function newSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40;
   return bytes.toString('hex');
+}
+
+// The CA signs thousands of leaves with one key and one issuer: parse each once, not per call.
+const privateKeys = new Map<string, KeyObject>();
+const issuers = new Map<string, forge.pki.Certificate>();
+
+function cached<T>(cache: Map<string, T>, pem: string, parse: (pem: string) => T): T {
+  let value = cache.get(pem);
+  if (value === undefined) {
+    value = parse(pem);
+    // A handful of live keys at most (current and rotating CA); never grow without bound.
+    if (cache.size >= 8) cache.clear();
+    cache.set(pem, value);
+  }
+  return value;
 }
 
 export function buildCertificate(spec: CertificateSpec): string {
@@ -111,7 +128,7 @@ export function buildCertificate(spec: CertificateSpec): string {
   cert.validity.notAfter = spec.notAfter;
   const subject = [{ name: 'organizationName', value: 'tsmesh' }, ...(spec.subjectCommonName ? [{ name: 'commonName', value: spec.subjectCommonName }] : [])];
   cert.setSubject(subject);
-  const issuer = spec.issuerCertPem ? forge.pki.certificateFromPem(spec.issuerCertPem) : undefined;
+  const issuer = spec.issuerCertPem ? cached(issuers, spec.issuerCertPem, (pem) => forge.pki.certificateFromPem(pem)) : undefined;
   cert.setIssuer(issuer ? issuer.subject.attributes : subject);
   const altNames = [
     ...(spec.spiffeId ? [{ type: 6, value: spec.spiffeId }] : []),
