@@ -45,3 +45,30 @@ export type { ListProxiesResponse, ListProxiesResponse__Output } from './generat
 export { ok, err, type Result } from './result.js';
 export { createLogger, type Logger, type LogLevel } from './log.js';
 export { parseDuration } from './duration.js';
+export {
+  API_GROUP,
+  API_VERSION,
+  durationMs,
+  KINDS,
+  findKind,
+  validateResource,
+  formatPath,
+  parseResourceDocuments,
+  formatDocumentError,
+  type ObjectMeta,
+  type KindDefinition,
+  type MeshResource,
+  type MeshConfigResource,
+  type HTTPRouteResource,
+  type DestinationPolicyResource,
+  type AuthorizationPolicyResource,
+  type RateLimitPolicyResource,
+  type ValidationIssue,
+  type DocumentError,
+  type ParsedResource,
+  type MeshConfigSpec,
+  type HTTPRouteSpec,
+  type DestinationPolicySpec,
+  type AuthorizationPolicySpec,
+  type RateLimitPolicySpec,
+} from './resources/index.js';
