@@ -8,6 +8,9 @@ import { createDiscoveryHandlers } from './discovery/server.js';
 import { EndpointRegistry } from './discovery/registry.js';
 import { ProxyTracker } from './discovery/proxy-tracker.js';
 import { createAdminHandlers } from './admin/service.js';
+import { ConfigStore } from './store/index.js';
+import { createConfigView } from './discovery/config-view.js';
+import { join } from 'node:path';
 
 export const CONTROL_PLANE_SA = 'mesh-control-plane';
 
@@ -25,6 +28,7 @@ export interface ControlPlaneOptions {
 export interface RunningControlPlane {
   address: string;
   ca: CertificateAuthority;
+  store: ConfigStore;
   registry: EndpointRegistry;
   tracker: ProxyTracker;
   stop(): Promise<void>;
@@ -44,6 +48,8 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
     logger,
   });
   const tokens = await JoinTokens.open(options.dataDir);
+  const store = await ConfigStore.open(join(options.dataDir, 'store'), { logger: logger.child('store') });
+  if (store.recovery.truncatedBytes > 0) logger.warn('the config store cut a torn tail after a crash', { ...store.recovery });
   const registry = new EndpointRegistry();
   const tracker = new ProxyTracker();
   const spiffeId = controlPlaneSpiffeId(ca.trustDomain);
@@ -63,8 +69,8 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 });
   const protos = meshProtos();
   server.addService(protos.identity.tsmesh.identity.v1.Identity.service, createIdentityHandlers({ ca, tokens, trustDomain: ca.trustDomain, logger: logger.child('identity') }));
-  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100 }));
-  server.addService(protos.admin.tsmesh.admin.v1.Admin.service, createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, logger: logger.child('admin') }));
+  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), config: createConfigView(store), logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100 }));
+  server.addService(protos.admin.tsmesh.admin.v1.Admin.service, createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, store, logger: logger.child('admin') }));
 
   // Client certificates are requested but optional: a sidecar bootstraps with a token before it has one.
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
@@ -75,12 +81,13 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   return {
     address,
     ca,
+    store,
     registry,
     tracker,
     stop: () =>
       new Promise<void>((resolve) => {
         clearInterval(renewTimer);
-        server.tryShutdown(() => resolve());
+        server.tryShutdown(() => void store.close().then(resolve, resolve));
         // Open discovery streams never end on their own; cut them after a short grace.
         setTimeout(() => server.forceShutdown(), 1_000).unref();
       }),

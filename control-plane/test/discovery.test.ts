@@ -160,5 +160,7 @@ describe('discovery', () => {
       return ids.includes('orders-6') && ids.includes('payments-6') && payments.connectionState === 'connected' ? true : undefined;
     }, 10_000);
     expect(cp.running.registry.endpoints('payments.shop')).toMatchObject([{ node_id: 'payments-6' }]);
+    // Regression: the first request on a new stream carried the old stream's nonce and was ignored.
+    await eventually('orders-6 endpoints SYNCED on the new stream', () => (cp.running.tracker.get('orders-6')?.types.get(TYPE_URLS.endpoints)?.state === 'SYNCED' ? true : undefined));
   });
 });

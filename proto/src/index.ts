@@ -72,3 +72,9 @@ export {
   type AuthorizationPolicySpec,
   type RateLimitPolicySpec,
 } from './resources/index.js';
+export type { ChangeResponse, ChangeResponse__Output } from './generated/tsmesh/admin/v1/ChangeResponse.js';
+export type { ResourceChange } from './generated/tsmesh/admin/v1/ResourceChange.js';
+export type { GetResourcesResponse__Output } from './generated/tsmesh/admin/v1/GetResourcesResponse.js';
+export type { HistoryResponse__Output } from './generated/tsmesh/admin/v1/HistoryResponse.js';
+export type { HistoryEntry } from './generated/tsmesh/admin/v1/HistoryEntry.js';
+export { decodeInboundPolicy, decodeServiceRoutes, type InboundPolicy, type ServiceRoutes } from './resources/index.js';

@@ -2,6 +2,10 @@
 export const TYPE_URLS = {
   trustBundle: 'type.tsmesh.dev/tsmesh.discovery.v1.TrustBundle',
   endpoints: 'type.tsmesh.dev/tsmesh.discovery.v1.ServiceEndpoints',
+  // One resource for the sidecar's own service: MeshConfig, AuthorizationPolicies, RateLimitPolicy.
+  inboundPolicy: 'type.tsmesh.dev/tsmesh.config.v1.InboundPolicy',
+  // Per called service (same names as endpoints): its HTTPRoutes and DestinationPolicy.
+  serviceRoutes: 'type.tsmesh.dev/tsmesh.config.v1.ServiceRoutes',
 } as const;
 
 export type TypeUrl = (typeof TYPE_URLS)[keyof typeof TYPE_URLS];

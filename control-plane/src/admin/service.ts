@@ -1,7 +1,9 @@
 // Admin API handlers: only callers with the mesh's admin identity get past the first line.
 import * as grpc from '@grpc/grpc-js';
-import { formatSpiffeId, spiffeIdsFromSubjectAltName, type AdminHandlers, type Logger } from '@tsmesh/proto';
-import { MESH_SYSTEM_NAMESPACE, ADMIN_SA } from '../ca/index.js';
+import type { AdminHandlers, Logger } from '@tsmesh/proto';
+import { authorizeAdmin, serviceError } from './authorize.js';
+import { createConfigHandlers } from './config-service.js';
+import type { ConfigStore } from '../store/index.js';
 import type { JoinTokens } from '../tokens/index.js';
 import type { ProxyTracker } from '../discovery/proxy-tracker.js';
 
@@ -9,30 +11,13 @@ export interface AdminContext {
   trustDomain: string;
   tokens: JoinTokens;
   tracker: ProxyTracker;
+  store: ConfigStore;
   logger: Logger;
-}
-
-type AnyCall = { getAuthContext(): { sslPeerCertificate?: { subjectaltname?: string } } };
-
-// Returns the admin's SPIFFE ID, or the error to answer with.
-function authorizeAdmin(call: AnyCall, trustDomain: string): { ok: true; caller: string } | { ok: false; error: grpc.ServiceError } {
-  const expected = formatSpiffeId({ trustDomain, namespace: MESH_SYSTEM_NAMESPACE, serviceAccount: ADMIN_SA });
-  const ids = spiffeIdsFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
-  if (ids.length === 0) {
-    return { ok: false, error: serviceError(grpc.status.UNAUTHENTICATED, 'the admin API needs the admin client certificate (meshctl reads it from ~/.meshctl/config, MESHCTL_CONFIG or --config)') };
-  }
-  if (!ids.includes(expected)) {
-    return { ok: false, error: serviceError(grpc.status.PERMISSION_DENIED, `${ids.join(', ')} is not the admin identity ${expected}`) };
-  }
-  return { ok: true, caller: expected };
-}
-
-function serviceError(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
 
 export function createAdminHandlers(ctx: AdminContext): AdminHandlers {
   return {
+    ...createConfigHandlers({ trustDomain: ctx.trustDomain, store: ctx.store, logger: ctx.logger }),
     CreateJoinToken(call, callback) {
       const auth = authorizeAdmin(call, ctx.trustDomain);
       if (!auth.ok) return callback(auth.error);

@@ -1,40 +1,48 @@
 // meshctl: the operator's CLI for the control plane's admin API.
 import { parseArgs } from 'node:util';
-import YAML from 'yaml';
 import * as grpc from '@grpc/grpc-js';
-import { parseDuration, isValidName } from '@tsmesh/proto';
 import { readMeshctlConfig, defaultConfigPath } from '../cli/client-config.js';
 import { AdminClient, AdminApiError } from '../cli/admin-client.js';
-import { formatTable } from '../cli/table.js';
-
-// Exit codes scripts can rely on.
-const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+import { commands, EXIT, UsageError, type Io, type Options } from '../cli/commands.js';
 
 const USAGE = `meshctl: manage a tsmesh mesh.
 
 Usage: meshctl [--config FILE] [--server HOST:PORT] COMMAND [options]
 
-Commands:
+Configuration:
+  apply -f FILE|DIR|- [-n NS] [--dry-run] [--validate=false]
+                                            create or update resources (all documents or none);
+                                            --validate=false skips semantic checks (sidecars still
+                                            check, and NACK what they cannot apply)
+  diff -f FILE|DIR|- [-n NS]                what apply would change (exit 1 when something would)
+  get KIND [NAME] [-n NS | -A] [-o table|yaml|json]
+  describe KIND NAME [-n NS]                a resource and the revisions that touched it
+  delete KIND NAME [-n NS] | delete -f FILE
+  history [--limit N] [-o table|json]       every change: revision, when, who, what
+  rollback REVISION                         restore the state as of REVISION (as a new revision)
+
+Proxies and identity:
+  proxy-status [-o table|json|yaml]         every sidecar: identity, versions ACKed, SYNCED / STALE / NACKED
   token create --namespace NS --service-account SA [--ttl 10m] [--uses 1] [-o text|json]
-        Mint a short-lived join token a sidecar trades for its first certificate.
-  proxy-status [-o table|json|yaml]
-        Every connected sidecar: identity, config version sent and ACKed, SYNCED / STALE / NACKED.
+  check                                     control plane reachable, CA and admin cert valid, proxies synced
   version
 
+Kinds: MeshConfig, HTTPRoute, DestinationPolicy, AuthorizationPolicy, RateLimitPolicy (plural and short names work).
 Config: --config, else $MESHCTL_CONFIG, else ${defaultConfigPath({})} (written by mesh-control-plane init).
-Exit codes: 0 ok, 1 the control plane refused or failed, 2 bad usage, 3 control plane unreachable.
+Exit codes: 0 ok, 1 refused or failed (diff: differences found), 2 bad usage, 3 control plane unreachable.
 `;
+
+const io: Io = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
 
 function die(message: string, code: number): never {
   process.stderr.write(`meshctl: ${message}\n`);
   process.exit(code);
 }
 
-const argv = process.argv.slice(2);
 let parsed;
 try {
   parsed = parseArgs({
-    args: argv,
+    args: process.argv.slice(2),
     allowPositionals: true,
     strict: true,
     options: {
@@ -43,92 +51,72 @@ try {
       help: { type: 'boolean', short: 'h' },
       output: { type: 'string', short: 'o' },
       namespace: { type: 'string', short: 'n' },
+      'all-namespaces': { type: 'boolean', short: 'A' },
+      filename: { type: 'string', short: 'f', multiple: true },
+      'dry-run': { type: 'boolean' },
       'service-account': { type: 'string' },
       ttl: { type: 'string' },
       uses: { type: 'string' },
+      limit: { type: 'string' },
+      validate: { type: 'string' },
     },
   });
 } catch (error) {
   die(`${(error as Error).message}; see meshctl --help`, EXIT.usage);
 }
-const { values, positionals } = parsed;
-const [command, sub] = positionals;
-if (values.help || !command) {
+const { values: v, positionals } = parsed;
+const [command, ...args] = positionals;
+if (v.help || !command) {
   process.stdout.write(USAGE);
-  process.exit(values.help ? EXIT.ok : EXIT.usage);
+  process.exit(v.help ? EXIT.ok : EXIT.usage);
 }
 if (command === 'version') {
   process.stdout.write('meshctl 0.1.0\n');
   process.exit(EXIT.ok);
 }
+const options: Options = { output: v.output, namespace: v.namespace, allNamespaces: v['all-namespaces'], filename: v.filename, dryRun: v['dry-run'], serviceAccount: v['service-account'], ttl: v.ttl, uses: v.uses, limit: v.limit, validate: v.validate };
 
-const configPath = values.config ?? defaultConfigPath();
-const config = readMeshctlConfig(configPath);
+const config = readMeshctlConfig(v.config ?? defaultConfigPath());
 if (!config.ok) die(config.error, EXIT.usage);
-const client = new AdminClient({ ...config.value, ...(values.server ? { server: values.server } : {}) });
+const client = new AdminClient({ ...config.value, ...(v.server ? { server: v.server } : {}) });
 
-function output(format: string | undefined, allowed: string[]): string {
-  const chosen = format ?? allowed[0] ?? 'table';
-  if (!allowed.includes(chosen)) die(`-o ${chosen}: choose one of ${allowed.join(', ')}`, EXIT.usage);
-  return chosen;
-}
-
-async function run(): Promise<void> {
-  if (command === 'token' && sub === 'create') {
-    const format = output(values.output, ['text', 'json']);
-    const namespace = values.namespace ?? die('token create needs --namespace', EXIT.usage);
-    const serviceAccount = values['service-account'] ?? die('token create needs --service-account', EXIT.usage);
-    for (const [flag, value] of [['--namespace', namespace], ['--service-account', serviceAccount]] as const) {
-      if (!isValidName(value)) die(`${flag}: "${value}" is not a DNS-1123 label`, EXIT.usage);
-    }
-    const ttl = parseDuration(values.ttl ?? '10m', '--ttl');
-    if (!ttl.ok) die(ttl.error, EXIT.usage);
-    const uses = Number(values.uses ?? '1');
-    if (!Number.isInteger(uses) || uses < 1) die(`--uses: "${values.uses}" must be a whole number >= 1`, EXIT.usage);
-    const token = await client.createJoinToken({ namespace, serviceAccount, ttlSeconds: Math.ceil(ttl.value / 1000), maxUses: uses });
-    if (format === 'json') {
-      process.stdout.write(`${JSON.stringify({ token: token.token, tokenId: token.token_id, spiffeId: token.spiffe_id, expires: new Date(token.expires_unix_ms).toISOString() })}\n`);
-    } else {
-      process.stdout.write(`${token.token}\n`);
-      process.stderr.write(`token ${token.token_id} for ${token.spiffe_id}, valid until ${new Date(token.expires_unix_ms).toISOString()}\n`);
-    }
-    return;
+async function dispatch(): Promise<number> {
+  switch (command) {
+    case 'apply':
+      return commands.apply(client, io, options);
+    case 'diff':
+      return commands.diff(client, io, options);
+    case 'get':
+      return commands.get(client, io, options, args[0], args[1]);
+    case 'describe':
+      return commands.describe(client, io, options, args[0], args[1]);
+    case 'delete':
+      return commands.delete(client, io, options, args[0], args[1]);
+    case 'history':
+      return commands.history(client, io, options);
+    case 'rollback':
+      return commands.rollback(client, io, options, args[0]);
+    case 'token':
+      return commands.token(client, io, options, args[0]);
+    case 'proxy-status':
+      return commands.proxyStatus(client, io, options);
+    case 'check':
+      return commands.check(client, io, options, config.ok ? config.value : (undefined as never));
+    default:
+      throw new UsageError(`unknown command "${command}"; see meshctl --help`);
   }
-  if (command === 'proxy-status') {
-    const format = output(values.output, ['table', 'json', 'yaml']);
-    const { proxies } = await client.listProxies();
-    const rows = proxies.map((p) => ({
-      node: p.node_id,
-      identity: p.spiffe_id,
-      service: p.service ? `${p.service}.${p.namespace}` : `(client) ${p.namespace}`,
-      inbound: p.inbound_address,
-      types: Object.fromEntries(p.types.map((t) => [t.type_url.split('.').pop() ?? t.type_url, { state: t.state, versionSent: t.version_sent, versionAcked: t.version_acked, error: t.error, since: new Date(Number(t.since_unix_ms)).toISOString() }])),
-    }));
-    if (format === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    else if (format === 'yaml') process.stdout.write(YAML.stringify(rows));
-    else {
-      const table = rows.map((r) => {
-        const states = Object.entries(r.types);
-        const worst = states.find(([, t]) => t.state === 'NACKED') ?? states.find(([, t]) => t.state === 'STALE') ?? states[0];
-        return [r.node, r.service, r.identity, worst?.[1].state ?? '-', states.map(([name, t]) => `${name}=${t.versionAcked || '-'}`).join(' '), worst?.[1].error ?? ''];
-      });
-      process.stdout.write(formatTable(['NODE', 'SERVICE', 'IDENTITY', 'STATUS', 'ACKED VERSIONS', 'ERROR'], table));
-      if (rows.length === 0) process.stdout.write('no sidecars connected\n');
-    }
-    return;
-  }
-  die(`unknown command "${[command, sub].filter(Boolean).join(' ')}"; see meshctl --help`, EXIT.usage);
 }
 
 try {
-  await run();
+  const code = await dispatch();
   client.close();
-  process.exit(EXIT.ok);
+  process.exit(code);
 } catch (error) {
   client.close();
+  if (error instanceof UsageError) die(error.message, EXIT.usage);
   if (error instanceof AdminApiError) {
     const unreachable = error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED;
-    die(unreachable ? `cannot reach the control plane at ${values.server ?? config.value.server}: ${error.message}` : error.message, unreachable ? EXIT.unreachable : EXIT.failed);
+    die(unreachable ? `cannot reach the control plane at ${v.server ?? config.value.server}: ${error.message}` : error.message, unreachable ? EXIT.unreachable : EXIT.failed);
   }
   throw error;
 }

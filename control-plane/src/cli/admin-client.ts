@@ -1,6 +1,7 @@
 // A promise-returning client for the admin API, authenticated with meshctl's admin certificate.
 import * as grpc from '@grpc/grpc-js';
-import { meshProtos, spiffeIdsFromSubjectAltName, type AdminClient as GeneratedAdminClient, type CreateJoinTokenResponse__Output, type ListProxiesResponse__Output } from '@tsmesh/proto';
+import { userInfo, hostname } from 'node:os';
+import { meshProtos, spiffeIdsFromSubjectAltName, type AdminClient as GeneratedAdminClient, type CreateJoinTokenResponse__Output, type ListProxiesResponse__Output, type ChangeResponse__Output, type GetResourcesResponse__Output, type HistoryResponse__Output } from '@tsmesh/proto';
 import type { MeshctlConfig } from './client-config.js';
 
 export class AdminApiError extends Error {
@@ -40,8 +41,41 @@ export class AdminClient {
     return this.unary((cb) => this.client.ListProxies({}, this.options(), cb));
   }
 
+  apply(resources: unknown[], options: { dryRun?: boolean; message?: string; skipSemanticChecks?: boolean } = {}): Promise<ChangeResponse__Output> {
+    return this.unary((cb) => this.client.Apply({ resources_json: resources.map((r) => JSON.stringify(r)), dry_run: options.dryRun ?? false, message: options.message ?? '', skip_semantic_checks: options.skipSemanticChecks ?? false }, this.metadata(), this.options(), cb));
+  }
+
+  delete(refs: Array<{ kind: string; namespace: string; name: string }>, options: { dryRun?: boolean; message?: string } = {}): Promise<ChangeResponse__Output> {
+    return this.unary((cb) => this.client.Delete({ refs, dry_run: options.dryRun ?? false, message: options.message ?? '' }, this.metadata(), this.options(), cb));
+  }
+
+  get(query: { kind?: string; namespace?: string; name?: string }): Promise<GetResourcesResponse__Output> {
+    return this.unary((cb) => this.client.GetResources({ kind: query.kind ?? '', namespace: query.namespace ?? '', name: query.name ?? '' }, this.options(), cb));
+  }
+
+  history(limit = 50): Promise<HistoryResponse__Output> {
+    return this.unary((cb) => this.client.History({ limit }, this.options(), cb));
+  }
+
+  rollback(revision: number, message?: string): Promise<ChangeResponse__Output> {
+    return this.unary((cb) => this.client.Rollback({ revision, message: message ?? '' }, this.metadata(), this.options(), cb));
+  }
+
   private options(): grpc.CallOptions {
     return { deadline: new Date(Date.now() + 10_000) };
+  }
+
+  // Who ran the command, for history; the certificate, not this, is what authorizes.
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    let user = 'unknown';
+    try {
+      user = userInfo().username;
+    } catch {
+      // No passwd entry (containers); keep "unknown".
+    }
+    metadata.set('x-meshctl-user', `${user}@${hostname()}`);
+    return metadata;
   }
 
   private unary<T>(start: (callback: (error: grpc.ServiceError | null, value?: T) => void) => void): Promise<T> {

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { TYPE_URLS, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
 import type { EndpointRegistry } from './registry.js';
 import type { ConnectedProxy, ProxyTracker, TypeSyncStatus } from './proxy-tracker.js';
+import type { ConfigView } from './config-view.js';
 
 export type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
 
@@ -12,6 +13,7 @@ export interface DiscoveryContext {
   tracker: ProxyTracker;
   trustDomain: string;
   trustBundle: () => string[];
+  config: ConfigView;
   logger: Logger;
   debounceMs: number;
 }
@@ -22,8 +24,8 @@ interface Subscription {
   timer: NodeJS.Timeout | undefined;
 }
 
-const WILDCARD_TYPES = new Set<string>([TYPE_URLS.trustBundle]);
-const KNOWN_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.endpoints]);
+const WILDCARD_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.inboundPolicy]);
+const KNOWN_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.endpoints, TYPE_URLS.inboundPolicy, TYPE_URLS.serviceRoutes]);
 
 let nonceCounter = 0;
 
@@ -44,6 +46,7 @@ export class ProxyStream {
   private proxy: ConnectedProxy | undefined;
   private readonly subscriptions = new Map<string, Subscription>();
   private unsubscribeRegistry: (() => void) | undefined;
+  private unsubscribeConfig: (() => void) | undefined;
   private closed = false;
   private readonly log: Logger;
 
@@ -112,6 +115,10 @@ export class ProxyStream {
     this.unsubscribeRegistry = this.ctx.registry.onChange((key) => {
       const endpoints = this.subscriptions.get(TYPE_URLS.endpoints);
       if (endpoints?.names.has(key)) this.schedulePush(TYPE_URLS.endpoints);
+    });
+    this.unsubscribeConfig = this.ctx.config.onChange(() => {
+      this.schedulePush(TYPE_URLS.inboundPolicy);
+      this.schedulePush(TYPE_URLS.serviceRoutes);
     });
     this.log.info('sidecar connected', { node: node.id, identity: spiffeId, service: node.service, inbound: node.inbound_address });
     return true;
@@ -184,6 +191,17 @@ export class ProxyStream {
     if (typeUrl === TYPE_URLS.trustBundle) {
       return [{ name: 'trust-bundle', trust_bundle: { trust_domain: this.ctx.trustDomain, roots_pem: this.ctx.trustBundle() } }];
     }
+    const proxy = this.proxy;
+    if (typeUrl === TYPE_URLS.inboundPolicy) {
+      if (!proxy?.service) return [];
+      return [{ name: `${proxy.service}.${proxy.namespace}`, config_json: Buffer.from(JSON.stringify(this.ctx.config.inboundPolicy(proxy.service, proxy.namespace))) }];
+    }
+    if (typeUrl === TYPE_URLS.serviceRoutes) {
+      return [...names].sort().map((key) => {
+        const [service = '', namespace = ''] = splitServiceKey(key);
+        return { name: key, config_json: Buffer.from(JSON.stringify(this.ctx.config.serviceRoutes(service, namespace))) };
+      });
+    }
     const resources: Resource[] = [];
     for (const key of [...names].sort()) {
       const endpoints = this.ctx.registry.endpoints(key);
@@ -198,6 +216,7 @@ export class ProxyStream {
     this.closed = true;
     for (const sub of this.subscriptions.values()) clearTimeout(sub.timer);
     this.unsubscribeRegistry?.();
+    this.unsubscribeConfig?.();
     const proxy = this.proxy;
     if (!proxy) return;
     this.ctx.tracker.remove(proxy.nodeId, proxy);

@@ -8,3 +8,4 @@ export type { HTTPRouteSpec } from './http-route.js';
 export type { DestinationPolicySpec } from './destination-policy.js';
 export type { AuthorizationPolicySpec } from './authorization-policy.js';
 export type { RateLimitPolicySpec } from './rate-limit-policy.js';
+export { decodeInboundPolicy, decodeServiceRoutes, type InboundPolicy, type ServiceRoutes } from './pushed.js';

@@ -88,7 +88,7 @@ export function formatPath(path: Array<string | number>): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '') || '(document)';
 }
 
-export function validateResource(input: unknown, defaultNamespace = 'default'): Result<MeshResource, ValidationIssue[]> {
+export function validateResource(input: unknown, defaultNamespace = 'default', options: { semantic?: boolean } = {}): Result<MeshResource, ValidationIssue[]> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return err([{ path: [], message: 'expected a mapping with apiVersion, kind, metadata and spec' }]);
   const doc = input as Record<string, unknown>;
   const issues: ValidationIssue[] = [];
@@ -108,7 +108,7 @@ export function validateResource(input: unknown, defaultNamespace = 'default'): 
     const specIssues = schemaIssues(kind.spec, doc['spec'], ['spec']);
     issues.push(...specIssues);
     const name = (doc['metadata'] as { name?: unknown } | undefined)?.name;
-    if (specIssues.length === 0 && kind.check) issues.push(...kind.check(doc['spec'] as never, typeof name === 'string' ? name : '').map((i) => ({ path: ['spec', ...i.path], message: i.message })));
+    if (specIssues.length === 0 && kind.check && options.semantic !== false) issues.push(...kind.check(doc['spec'] as never, typeof name === 'string' ? name : '').map((i) => ({ path: ['spec', ...i.path], message: i.message })));
   }
   const metadata = doc['metadata'] as ObjectMeta | undefined;
   if (metadata && !kind.namespaced && metadata.namespace !== undefined) issues.push({ path: ['metadata', 'namespace'], message: `${kind.kind} is not namespaced; remove metadata.namespace` });

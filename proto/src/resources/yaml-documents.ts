@@ -38,7 +38,7 @@ function locate(doc: Document, counter: LineCounter, path: Array<string | number
 }
 
 // All-or-nothing: any error in any document fails the whole file.
-export function parseResourceDocuments(text: string, file: string, defaultNamespace = 'default'): Result<ParsedResource[], DocumentError[]> {
+export function parseResourceDocuments(text: string, file: string, defaultNamespace = 'default', options: { semantic?: boolean } = {}): Result<ParsedResource[], DocumentError[]> {
   const counter = new LineCounter();
   const docs = YAML.parseAllDocuments(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   const errors: DocumentError[] = [];
@@ -65,7 +65,7 @@ export function parseResourceDocuments(text: string, file: string, defaultNamesp
     // An empty document (a trailing "---", comments only) is not an error.
     if (value === null || value === undefined) continue;
     const where = locate(doc, counter, []);
-    const result = validateResource(value, defaultNamespace);
+    const result = validateResource(value, defaultNamespace, options);
     if (!result.ok) {
       for (const issue of result.error) {
         const pos = locate(doc, counter, issue.path);

@@ -1,6 +1,6 @@
 // The sidecar's end of the discovery stream: subscribe, validate, apply or NACK, reconnect with backoff.
 import * as grpc from '@grpc/grpc-js';
-import { meshProtos, spiffeIdsFromSubjectAltName, TYPE_URLS, ok, err, type AggregatedDiscoveryClient, type DiscoveryRequest, type DiscoveryResponse__Output, type Logger, type Node, type Result } from '@tsmesh/proto';
+import { meshProtos, spiffeIdsFromSubjectAltName, TYPE_URLS, ok, err, type AggregatedDiscoveryClient, type DiscoveryRequest, type DiscoveryResponse__Output, type Logger, type Node, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { Backoff } from './backoff.js';
 import { serviceKey, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
@@ -41,11 +41,16 @@ export class DiscoveryClient implements EndpointResolver {
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly services = new Map<string, ServiceEntry>();
+  private readonly routes = new Map<string, ServiceRoutes>();
+  private inbound: InboundPolicy | undefined;
+  private readonly inboundListeners = new Set<(policy: InboundPolicy | undefined) => void>();
   private readonly subscribed = new Set<string>();
   private readonly applied = new Map<string, AppliedType>();
   private readonly waiters = new Set<Waiter>();
   private readonly log: Logger;
   private firstRequestSent = false;
+  // Nonces are only meaningful on the stream that sent them; a new stream starts without any.
+  private readonly streamNonces = new Map<string, string>();
 
   constructor(private readonly options: DiscoveryClientOptions) {
     this.backoff = new Backoff(options.backoff ?? { baseMs: 250, maxMs: 8_000 });
@@ -73,8 +78,23 @@ export class DiscoveryClient implements EndpointResolver {
     return this.applied.has(typeUrl);
   }
 
-  snapshot(): { state: DiscoveryClientState; types: Record<string, AppliedType>; services: Record<string, ServiceEntry> } {
-    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services) };
+  snapshot(): { state: DiscoveryClientState; types: Record<string, AppliedType>; services: Record<string, ServiceEntry>; routes: Record<string, ServiceRoutes>; inboundPolicy: InboundPolicy | undefined } {
+    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services), routes: Object.fromEntries(this.routes), inboundPolicy: this.inbound };
+  }
+
+  // The policy for this sidecar's own service, once the control plane has sent it.
+  inboundPolicy(): InboundPolicy | undefined {
+    return this.inbound;
+  }
+
+  onInboundPolicy(listener: (policy: InboundPolicy | undefined) => void): () => void {
+    this.inboundListeners.add(listener);
+    return () => this.inboundListeners.delete(listener);
+  }
+
+  // Routes and destination policy of a service this sidecar calls (undefined until known).
+  serviceRoutes(service: ServiceName): ServiceRoutes | undefined {
+    return this.routes.get(serviceKey(service));
   }
 
   async resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>> {
@@ -125,10 +145,12 @@ export class DiscoveryClient implements EndpointResolver {
     const stream = this.client.StreamResources();
     this.stream = stream;
     this.firstRequestSent = false;
+    this.streamNonces.clear();
     stream.on('data', (response: DiscoveryResponse__Output) => this.onResponse(response));
     stream.on('error', (error: grpc.ServiceError) => this.onStreamEnd(stream, `${grpc.status[error.code] ?? error.code}: ${error.details || error.message}`));
     stream.on('end', () => this.onStreamEnd(stream, 'stream ended by the control plane'));
     this.send({ type_url: TYPE_URLS.trustBundle });
+    if (this.options.node.service) this.send({ type_url: TYPE_URLS.inboundPolicy });
     this.sendEndpointsRequest();
   }
 
@@ -154,17 +176,21 @@ export class DiscoveryClient implements EndpointResolver {
     this.stream.write(message);
   }
 
+  // Routes are subscribed with the same names as endpoints: a called service needs both.
   private sendEndpointsRequest(): void {
     if (!this.stream || this.subscribed.size === 0) return;
-    this.send({ type_url: TYPE_URLS.endpoints, resource_names: [...this.subscribed].sort(), response_nonce: this.applied.get(TYPE_URLS.endpoints)?.nonce ?? '' });
+    const names = [...this.subscribed].sort();
+    this.send({ type_url: TYPE_URLS.endpoints, resource_names: names, response_nonce: this.streamNonces.get(TYPE_URLS.endpoints) ?? '' });
+    this.send({ type_url: TYPE_URLS.serviceRoutes, resource_names: names, response_nonce: this.streamNonces.get(TYPE_URLS.serviceRoutes) ?? '' });
   }
 
   private onResponse(response: DiscoveryResponse__Output): void {
     this.state = 'connected';
     this.backoff.reset();
     const typeUrl = response.type_url;
+    this.streamNonces.set(typeUrl, response.nonce);
     const validated = validateResponse(typeUrl, response.resources, this.options.trustDomain);
-    const names = typeUrl === TYPE_URLS.endpoints ? [...this.subscribed].sort() : [];
+    const names = typeUrl === TYPE_URLS.endpoints || typeUrl === TYPE_URLS.serviceRoutes ? [...this.subscribed].sort() : [];
     if (!validated.ok) {
       const previous = this.applied.get(typeUrl);
       if (previous) previous.lastNack = { version: response.version_info, error: validated.error, at: Date.now() };
@@ -175,6 +201,11 @@ export class DiscoveryClient implements EndpointResolver {
     const value = validated.value;
     if (value.typeUrl === TYPE_URLS.trustBundle) {
       this.options.onTrustBundle(value.rootsPem);
+    } else if (value.typeUrl === TYPE_URLS.inboundPolicy) {
+      this.inbound = value.policy;
+      for (const listener of this.inboundListeners) listener(value.policy);
+    } else if (value.typeUrl === TYPE_URLS.serviceRoutes) {
+      for (const [key, routes] of value.routes) this.routes.set(key, routes);
     } else {
       for (const [key, entry] of value.services) this.services.set(key, entry);
       for (const waiter of [...this.waiters]) {

@@ -1,6 +1,6 @@
 // Checks a pushed response before anything of it is applied; a bad one is NACKed whole.
 import { X509Certificate } from 'node:crypto';
-import { TYPE_URLS, parseSpiffeId, ok, err, type Resource__Output, type Result } from '@tsmesh/proto';
+import { TYPE_URLS, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
 import type { ServiceEndpoint } from './endpoint-resolver.js';
 
 export interface ServiceEntry {
@@ -10,14 +10,40 @@ export interface ServiceEntry {
 
 export type ValidatedResources =
   | { typeUrl: typeof TYPE_URLS.trustBundle; rootsPem: string[] }
-  | { typeUrl: typeof TYPE_URLS.endpoints; services: Map<string, ServiceEntry> };
+  | { typeUrl: typeof TYPE_URLS.endpoints; services: Map<string, ServiceEntry> }
+  | { typeUrl: typeof TYPE_URLS.inboundPolicy; policy: InboundPolicy | undefined }
+  | { typeUrl: typeof TYPE_URLS.serviceRoutes; routes: Map<string, ServiceRoutes> };
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 export function validateResponse(typeUrl: string, resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {
   if (typeUrl === TYPE_URLS.trustBundle) return validateTrustBundle(resources, trustDomain);
   if (typeUrl === TYPE_URLS.endpoints) return validateEndpoints(resources, trustDomain);
+  if (typeUrl === TYPE_URLS.inboundPolicy) return validateInboundPolicy(resources);
+  if (typeUrl === TYPE_URLS.serviceRoutes) return validateServiceRoutes(resources);
   return err(`unknown type_url "${typeUrl}"`);
+}
+
+function validateInboundPolicy(resources: Resource__Output[]): Result<ValidatedResources, string> {
+  if (resources.length > 1) return err(`expected at most one inbound policy, got ${resources.length}`);
+  const resource = resources[0];
+  if (!resource) return ok({ typeUrl: TYPE_URLS.inboundPolicy, policy: undefined });
+  if (!resource.config_json) return err(`resource "${resource.name}" has no config_json`);
+  const policy = decodeInboundPolicy(resource.config_json);
+  if (!policy.ok) return err(`inbound policy ${resource.name}: ${policy.error}`);
+  return ok({ typeUrl: TYPE_URLS.inboundPolicy, policy: policy.value });
+}
+
+function validateServiceRoutes(resources: Resource__Output[]): Result<ValidatedResources, string> {
+  const routes = new Map<string, ServiceRoutes>();
+  for (const resource of resources) {
+    if (!resource.config_json) return err(`resource "${resource.name}" has no config_json`);
+    const decoded = decodeServiceRoutes(resource.config_json);
+    if (!decoded.ok) return err(`routes of ${resource.name}: ${decoded.error}`);
+    if (`${decoded.value.service}.${decoded.value.namespace}` !== resource.name) return err(`resource "${resource.name}" carries routes of ${decoded.value.service}.${decoded.value.namespace}`);
+    routes.set(resource.name, decoded.value);
+  }
+  return ok({ typeUrl: TYPE_URLS.serviceRoutes, routes });
 }
 
 function validateTrustBundle(resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {

@@ -1,0 +1,116 @@
+// Starts one sidecar: identity first, then the discovery stream, then the listeners, then readiness.
+import { TYPE_URLS, createLogger, splitPemBundle, type Logger } from '@tsmesh/proto';
+import type { SidecarConfig } from './config.js';
+import { requestCertificate } from './identity/identity-client.js';
+import { CertificateRotator } from './identity/rotation.js';
+import { MutableTlsMaterialSource } from './identity/tls-material.js';
+import { DiscoveryClient } from './discovery/client.js';
+import { Backoff } from './discovery/backoff.js';
+import { startInboundListener } from './inbound/listener.js';
+import { startOutboundListener } from './outbound/listener.js';
+import { startAdminServer } from './admin/server.js';
+
+export interface RunningSidecar {
+  inboundPort: number | undefined;
+  outboundPort: number;
+  adminPort: number;
+  tls: MutableTlsMaterialSource;
+  discovery: DiscoveryClient;
+  stop(): Promise<void>;
+}
+
+export class BootstrapError extends Error {
+  readonly code = 'MESH_ERR_BOOTSTRAP';
+}
+
+// Token refusals are final; anything else (control plane not up yet) is worth retrying.
+function isFatalBootstrapError(message: string): boolean {
+  return /UNAUTHENTICATED|PERMISSION_DENIED|INVALID_ARGUMENT/.test(message);
+}
+
+export async function startSidecar(config: SidecarConfig, logger: Logger = createLogger(`sidecar.${config.service}`)): Promise<RunningSidecar> {
+  // Filled in as start-up proceeds; the admin endpoint reports readiness from it meanwhile.
+  const parts: { tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator } = {};
+  const closers: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    parts.rotator?.stop();
+    parts.discovery?.stop();
+    for (const close of closers.reverse()) await close();
+  };
+
+  const admin = await startAdminServer(config.bindHost, config.adminPort, {
+    tls: () => parts.tls,
+    rotations: () => parts.rotator?.rotations ?? 0,
+    ready: () => {
+      if (!parts.tls) return { ready: false, reason: 'waiting for a workload certificate' };
+      if (!parts.discovery?.hasApplied(TYPE_URLS.trustBundle)) return { ready: false, reason: 'waiting for the first config from the control plane' };
+      if (config.appPort !== undefined && !parts.discovery.hasApplied(TYPE_URLS.inboundPolicy)) return { ready: false, reason: 'waiting for the inbound policy from the control plane' };
+      return { ready: true, reason: 'ready' };
+    },
+    configDump: () => ({ node: { id: config.nodeId, service: config.service, namespace: config.namespace, spiffeId: config.spiffeId }, discovery: parts.discovery?.snapshot() }),
+  });
+  closers.push(() => admin.close());
+
+  const bootstrapBackoff = new Backoff({ baseMs: 250, maxMs: 5_000 });
+  let tls: MutableTlsMaterialSource;
+  for (;;) {
+    const result = await requestCertificate({
+      controlPlaneAddress: config.controlPlaneAddress,
+      controlPlaneIdentity: config.controlPlaneIdentity,
+      spiffeId: config.spiffeId,
+      trustBundlePem: splitPemBundle(config.controlPlaneCaPem),
+      joinToken: config.joinToken,
+      requestedTtlMs: config.certTtlMs,
+    });
+    if (result.ok) {
+      tls = new MutableTlsMaterialSource(result.value);
+      parts.tls = tls;
+      logger.info('workload certificate issued', { spiffeId: config.spiffeId, notAfter: result.value.notAfter.toISOString() });
+      break;
+    }
+    if (isFatalBootstrapError(result.error)) {
+      await stop();
+      throw new BootstrapError(`cannot bootstrap identity ${config.spiffeId}: ${result.error}`);
+    }
+    const delay = bootstrapBackoff.next();
+    logger.warn('control plane not reachable for bootstrap; retrying', { error: result.error, retryInMs: delay });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
+  const rotator = new CertificateRotator(tls, {
+    controlPlaneAddress: config.controlPlaneAddress,
+    controlPlaneIdentity: config.controlPlaneIdentity,
+    spiffeId: config.spiffeId,
+    requestedTtlMs: config.certTtlMs,
+    logger: logger.child('identity'),
+  });
+  parts.rotator = rotator;
+  rotator.start();
+
+  let inboundPort: number | undefined;
+  if (config.appPort !== undefined) {
+    const inbound = await startInboundListener({ host: config.bindHost, port: config.inboundPort, appHost: config.appHost, appPort: config.appPort, tls, trustDomain: config.trustDomain, logger: logger.child('inbound') });
+    inboundPort = inbound.address.port;
+    closers.push(() => inbound.close());
+  }
+  const discovery = new DiscoveryClient({
+    controlPlaneAddress: config.controlPlaneAddress,
+    controlPlaneIdentity: config.controlPlaneIdentity,
+    trustDomain: config.trustDomain,
+    tls,
+    logger: logger.child('discovery'),
+    onTrustBundle: (roots) => rotator.updateTrustBundle(roots),
+    node: {
+      id: config.nodeId,
+      service: config.service,
+      namespace: config.namespace,
+      inbound_address: inboundPort === undefined ? '' : (config.advertiseAddress ?? `${config.bindHost}:${inboundPort}`),
+      sidecar_version: '0.1.0',
+    },
+  });
+  parts.discovery = discovery;
+  discovery.start();
+  const outbound = await startOutboundListener({ host: config.bindHost, port: config.outboundPort, localNamespace: config.namespace, resolver: discovery, tls, defaultTimeoutMs: config.defaultTimeoutMs, logger: logger.child('outbound') });
+  closers.push(() => outbound.close());
+  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, stop };
+}
