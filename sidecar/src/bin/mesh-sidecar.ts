@@ -1,0 +1,39 @@
+// mesh-sidecar: parse flags, start the sidecar, print where it listens, stop cleanly on a signal.
+import { createLogger } from '@tsmesh/proto';
+import { parseSidecarConfig, SIDECAR_USAGE } from '../config.js';
+import { startSidecar } from '../sidecar.js';
+
+const [command, ...rest] = process.argv.slice(2);
+if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+  process.stdout.write(SIDECAR_USAGE);
+  process.exit(command ? 0 : 2);
+}
+if (command !== 'run') {
+  process.stderr.write(`mesh-sidecar: unknown command "${command}"; try mesh-sidecar run --help\n`);
+  process.exit(2);
+}
+const config = parseSidecarConfig(rest, process.env);
+if (!config.ok) {
+  process.stderr.write(`mesh-sidecar: ${config.error}\n`);
+  process.exit(2);
+}
+const logger = createLogger(`sidecar.${config.value.service}`);
+try {
+  const sidecar = await startSidecar(config.value, logger);
+  // One machine-readable line so that launchers and tests learn the ephemeral ports.
+  process.stdout.write(`${JSON.stringify({ event: 'listening', service: config.value.service, spiffeId: config.value.spiffeId, inboundPort: sidecar.inboundPort, outboundPort: sidecar.outboundPort, adminPort: sidecar.adminPort })}\n`);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void sidecar.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+} catch (error) {
+  process.stderr.write(`mesh-sidecar: ${(error as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,83 @@
+// The one place where a MeshError becomes what the caller sees: HTTP/1.1 response, raw socket answer, or HTTP/2 stream.
+import { constants as h2c, type ServerHttp2Stream } from 'node:http2';
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { MeshError } from './errors.js';
+
+export const MESH_ERROR_HEADER = 'x-mesh-error';
+export const MESH_REASON_HEADER = 'x-mesh-reason';
+
+// Header values must be visible ASCII; reasons quote peers' strings, so anything else is replaced.
+function headerSafe(reason: string): string {
+  return reason.replace(/[^\x20-\x7e]/g, ' ');
+}
+
+interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function answerFor(error: MeshError): ErrorAnswer {
+  const body = JSON.stringify({ error: error.code, reason: error.message });
+  return {
+    status: error.status,
+    headers: {
+      [MESH_ERROR_HEADER]: error.code,
+      [MESH_REASON_HEADER]: headerSafe(error.message),
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    },
+    body,
+  };
+}
+
+// Once the status line is out, a wrong body is worse than a cut connection: the caller must see a failure.
+export function respondHttp1(res: ServerResponse, error: MeshError): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const answer = answerFor(error);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
+}
+
+// For requests Node hands over as a bare socket (Upgrade, CONNECT): the response is written by hand.
+export function respondRawSocket(socket: Duplex, error: MeshError): void {
+  if (socket.destroyed) return;
+  const answer = answerFor(error);
+  let head = `HTTP/1.1 ${answer.status} ${statusText(answer.status)}\r\nconnection: close\r\n`;
+  for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
+  socket.end(`${head}\r\n${answer.body}`);
+}
+
+export function respondHttp2(stream: ServerHttp2Stream, error: MeshError): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const answer = answerFor(error);
+  stream.respond({ ':status': answer.status, ...answer.headers });
+  stream.end(answer.body);
+}
+
+function statusText(status: number): string {
+  switch (status) {
+    case 400:
+      return 'Bad Request';
+    case 403:
+      return 'Forbidden';
+    case 500:
+      return 'Internal Server Error';
+    case 502:
+      return 'Bad Gateway';
+    case 503:
+      return 'Service Unavailable';
+    case 504:
+      return 'Gateway Timeout';
+    default:
+      return 'Error';
+  }
+}

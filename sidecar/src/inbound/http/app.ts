@@ -1,0 +1,70 @@
+// Terminal inbound layer: the request to the local app over keep-alive HTTP/1.1, streamed both ways.
+import { request as httpRequest, type Agent, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
+import { AppUnavailableError, InternalError } from '../../errors.js';
+import { h1ResponseToH2, h2ToH1, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import type { AppResponse, InboundHandler } from './types.js';
+
+export interface AppTarget {
+  host: string;
+  port: number;
+  agent: Agent;
+}
+
+export function appHandler(app: AppTarget): InboundHandler {
+  const where = `${app.host}:${app.port}`;
+  return (req) =>
+    new Promise<AppResponse>((resolve, reject) => {
+      if (req.peerId === null) {
+        reject(new InternalError('inbound/app: request reached the app without an authenticated peer'));
+        return;
+      }
+      // The caller's own x-mesh-peer-identity is dropped: the app trusts this header, so only we set it.
+      const headers: OutgoingHttpHeaders = h2ToH1(req.headers, {}, PEER_IDENTITY_HEADER);
+      headers['host'] = req.authority;
+      headers[PEER_IDENTITY_HEADER] = req.peerId;
+      if (req.upgrade !== null) {
+        headers['connection'] = 'Upgrade';
+        headers['upgrade'] = req.upgrade;
+      }
+      let answered = false;
+      let appReq: ClientRequest;
+      try {
+        appReq = httpRequest({
+          host: app.host,
+          port: app.port,
+          method: req.method,
+          path: req.path,
+          headers,
+          // An upgraded socket leaves the pool anyway; keep it out from the start.
+          agent: req.upgrade === null ? app.agent : false,
+        });
+      } catch (error) {
+        reject(new AppUnavailableError(`inbound/app: request cannot be sent to the app at ${where}: ${(error as Error).message}`));
+        return;
+      }
+      const onAbort = (): void => {
+        // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
+        appReq.destroy();
+      };
+      req.signal.addEventListener('abort', onAbort, { once: true });
+      appReq.on('error', (error: NodeJS.ErrnoException) => {
+        if (answered) return;
+        answered = true;
+        const what = error.code === 'ECONNREFUSED' ? 'connection refused by the app' : `the app failed before answering (${error.message})`;
+        reject(new AppUnavailableError(`inbound/app: ${what} at ${where}`, { cause: error }));
+      });
+      appReq.once('close', () => req.signal.removeEventListener('abort', onAbort));
+      appReq.once('response', (res) => {
+        answered = true;
+        const status = res.statusCode ?? 502;
+        resolve({ headers: h1ResponseToH2(res.headers, { ':status': status }), body: res, tunnel: null, head: null });
+      });
+      appReq.once('upgrade', (res, socket, head) => {
+        answered = true;
+        // RFC 8441: the extended CONNECT succeeds with 200; the app's 101 headers ride along.
+        resolve({ headers: h1ResponseToH2(res.headers, { ':status': 200 }), body: socket, tunnel: socket, head });
+      });
+      if (req.body === null) appReq.end();
+      else req.body.pipe(appReq);
+    });
+}

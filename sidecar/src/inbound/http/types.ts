@@ -1,0 +1,35 @@
+// What flows through the inbound stack: a verified peer's request, and the local app's answer.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import type { Handler, Layer } from '../../pipeline/layer.js';
+
+// Decided once per TLS session from the verified client certificate.
+export type PeerCheck = { ok: true; id: string } | { ok: false; reason: string };
+
+export interface InboundRequest {
+  method: string;
+  path: string;
+  authority: string;
+  // As received over HTTP/2, pseudo-headers included; converted only by the layer that talks HTTP/1.1.
+  headers: IncomingHttpHeaders;
+  // null when the peer sent END_STREAM with the headers.
+  body: Readable | null;
+  upgrade: 'websocket' | null;
+  peer: PeerCheck;
+  // Set by authn once the peer is known to be a workload of this trust domain.
+  peerId: string | null;
+  // Aborted when the peer cancels or resets the stream.
+  readonly signal: AbortSignal;
+}
+
+export interface AppResponse {
+  // HTTP/2-ready, ':status' included.
+  headers: OutgoingHttpHeaders;
+  body: Readable;
+  // For an accepted upgrade: the app's socket, and bytes it sent right after its 101.
+  tunnel: Duplex | null;
+  head: Buffer | null;
+}
+
+export type InboundHandler = Handler<InboundRequest, AppResponse>;
+export type InboundLayer = Layer<InboundRequest, AppResponse>;

@@ -1,0 +1,132 @@
+// Inbound listener: mTLS HTTP/2 from peer sidecars, verified peer identity, forwarded to the local app.
+import { Agent } from 'node:http';
+import { constants as h2c, createSecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { createLogger, type Logger } from '@tsmesh/proto';
+import type { TlsMaterialSource } from '../identity/tls-material.js';
+import { BadRequestError, toMeshError } from '../errors.js';
+import { respondHttp2 } from '../errors-respond.js';
+import { listen, SocketSet, type ListenerHandle } from '../transport/listen.js';
+import { secureContextOptions } from '../transport/tls-options.js';
+import { checkPeer } from './http/authn.js';
+import type { AppResponse, InboundHandler, InboundRequest, PeerCheck } from './http/types.js';
+import { buildInboundStack } from './stack.js';
+
+export interface InboundListenerOptions {
+  host: string;
+  port: number;
+  appHost: string;
+  appPort: number;
+  tls: TlsMaterialSource;
+  trustDomain: string;
+  logger?: Logger;
+}
+
+export async function startInboundListener(options: InboundListenerOptions): Promise<ListenerHandle> {
+  const logger = options.logger ?? createLogger('sidecar.inbound');
+  const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+  const handler = buildInboundStack({ host: options.appHost, port: options.appPort, agent });
+  const server = createSecureServer({
+    ...secureContextOptions(options.tls.current()),
+    requestCert: true,
+    rejectUnauthorized: true,
+    allowHTTP1: false,
+    settings: { enableConnectProtocol: true },
+  });
+  // Only new handshakes see the new material; live sessions keep the identity they proved.
+  const unsubscribe = options.tls.onChange((material) => server.setSecureContext(secureContextOptions(material)));
+  const peers = new WeakMap<Http2Session, PeerCheck>();
+  const sessions = new Set<Http2Session>();
+  const tunnels = new SocketSet();
+
+  server.on('session', (session: Http2Session) => {
+    const socket = session.socket as TLSSocket;
+    const cert = socket.getPeerCertificate();
+    const peer = checkPeer(cert, options.trustDomain);
+    peers.set(session, peer);
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', (error: Error) => logger.debug('peer session error', { error: error.message }));
+    logger.debug('peer session opened', { peer: peer.ok ? peer.id : peer.reason, serial: cert.serialNumber, remote: socket.remoteAddress });
+  });
+  server.on('stream', (stream, headers) => {
+    const peer = peers.get(stream.session as Http2Session) ?? { ok: false, reason: 'has no verified session' };
+    serveStream(handler, stream, headers, peer, tunnels, logger);
+  });
+  server.on('tlsClientError', (error: Error) => logger.debug('peer refused at TLS handshake', { error: error.message }));
+  server.on('unknownProtocol', (socket) => socket.destroy());
+
+  const address = await listen(server, options.host, options.port);
+  logger.info('inbound listener started', { address: `${address.host}:${address.port}` });
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        unsubscribe();
+        server.close(() => resolve());
+        for (const session of sessions) session.destroy();
+        tunnels.destroyAll();
+        agent.destroy();
+      }),
+  };
+}
+
+function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, logger: Logger): void {
+  stream.on('error', (error: Error) => logger.debug('peer stream error', { error: error.message }));
+  const method = headers[':method'] ?? 'GET';
+  const protocol = headers[':protocol'];
+  if (method === 'CONNECT' && protocol !== 'websocket') {
+    respondHttp2(stream, new BadRequestError(`inbound/listener: CONNECT ${protocol === undefined ? 'without :protocol' : `for "${protocol}"`} is not carried; only websocket`));
+    return;
+  }
+  const controller = new AbortController();
+  const req: InboundRequest = {
+    method: method === 'CONNECT' ? 'GET' : method,
+    path: headers[':path'] ?? '/',
+    authority: headers[':authority'] ?? headers.host ?? '',
+    headers,
+    body: stream.endAfterHeaders || method === 'CONNECT' ? null : stream,
+    upgrade: method === 'CONNECT' ? 'websocket' : null,
+    peer,
+    peerId: null,
+    signal: controller.signal,
+  };
+  stream.once('close', () => {
+    // A reset stream also reads as writableFinished, so the RST code is what tells a cancel apart.
+    if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) controller.abort();
+  });
+  handler(req).then(
+    (response) => writeAppResponse(stream, response, tunnels),
+    (error: unknown) => respondHttp2(stream, toMeshError(error, 'inbound')),
+  );
+}
+
+function writeAppResponse(stream: ServerHttp2Stream, response: AppResponse, tunnels: SocketSet): void {
+  const body = response.body;
+  if (stream.destroyed || stream.closed) {
+    body.destroy();
+    return;
+  }
+  stream.respond(response.headers);
+  const tunnel = response.tunnel;
+  if (tunnel !== null) {
+    tunnels.add(tunnel);
+    if (response.head !== null && response.head.length > 0) stream.write(response.head);
+    tunnel.pipe(stream);
+    stream.pipe(tunnel);
+    stream.once('close', () => tunnel.destroy());
+    tunnel.once('close', () => stream.destroy());
+    tunnel.on('error', () => stream.close(h2c.NGHTTP2_INTERNAL_ERROR));
+    return;
+  }
+  // 204/304/HEAD: respond() already ended the stream; the (empty) body only needs draining.
+  if (stream.writableEnded) {
+    body.resume();
+    return;
+  }
+  body.pipe(stream);
+  body.once('close', () => {
+    // The app cut its response short: the peer must see a reset, not a clean but truncated body.
+    if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+  });
+}

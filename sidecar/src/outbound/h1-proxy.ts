@@ -1,0 +1,84 @@
+// The app's HTTP/1.1 side of the outbound proxy: request target in, peer's answer (or a MeshError) out.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Logger } from '@tsmesh/proto';
+import { BadRequestError, toMeshError } from '../errors.js';
+import { respondHttp1 } from '../errors-respond.js';
+import { h1RequestToH2, h2ToH1 } from '../pipeline/headers.js';
+import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
+
+export interface RequestTarget {
+  authority: string;
+  path: string;
+}
+
+// Absolute-form (the app uses us as HTTP_PROXY) wins over Host, as RFC 9112 3.2.2 requires of proxies.
+export function requestTarget(url: string, host: string | undefined): RequestTarget | string {
+  if (url.charCodeAt(0) === 47 /* '/' */) return { authority: host ?? '', path: url };
+  if (url.startsWith('http://')) {
+    const rest = url.slice(7);
+    let end = rest.length;
+    for (let i = 0; i < rest.length; i++) {
+      const c = rest.charCodeAt(i);
+      if (c === 47 || c === 63 /* '/' '?' */) {
+        end = i;
+        break;
+      }
+    }
+    const path = rest.slice(end);
+    return { authority: rest.slice(0, end), path: path === '' ? '/' : path.charCodeAt(0) === 63 ? `/${path}` : path };
+  }
+  if (url.startsWith('https://')) return 'an https:// target must be tunnelled with CONNECT, which the mesh does not carry; send plain http://';
+  if (url === '*') return 'OPTIONS * cannot be proxied to a mesh service';
+  return `request target "${url.slice(0, 200)}" is neither origin-form nor absolute http:// form`;
+}
+
+// Returns the pipeline request, or a 400 error if the target cannot be read.
+export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | null): OutboundRequest | BadRequestError {
+  const headers: OutgoingHttpHeaders = {};
+  const host = h1RequestToH2(req.rawHeaders, headers);
+  const target = requestTarget(req.url ?? '', host);
+  if (typeof target === 'string') return new BadRequestError(`outbound/target: ${target}`);
+  const hasBody = upgrade === null && (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0'));
+  return createOutboundRequest({
+    method: req.method ?? 'GET',
+    authority: target.authority,
+    path: target.path,
+    headers,
+    body: hasBody ? req : null,
+    upgrade,
+  });
+}
+
+export function proxyHttp1(handler: OutboundHandler, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
+  const request = toOutboundRequest(req, null);
+  if (request instanceof BadRequestError) {
+    respondHttp1(res, request);
+    return;
+  }
+  res.once('close', () => {
+    // The app hung up before the whole answer went out: stop the peer's work as well.
+    if (!res.writableFinished) request.cancel(new BadRequestError('outbound/listener: the app closed the connection before the response completed'));
+  });
+  handler(request).then(
+    (upstream) => writeUpstream(res, upstream),
+    (error: unknown) => {
+      const meshError = toMeshError(error, 'outbound');
+      if (meshError.status >= 500) logger.debug('outbound request failed', { code: meshError.code, reason: meshError.message });
+      respondHttp1(res, meshError);
+    },
+  );
+}
+
+function writeUpstream(res: ServerResponse, upstream: UpstreamResponse): void {
+  const body = upstream.body;
+  if (res.destroyed) {
+    body.destroy();
+    return;
+  }
+  res.writeHead(upstream.status, h2ToH1(upstream.headers, {}));
+  body.pipe(res);
+  body.once('close', () => {
+    // The peer's stream ended without END_STREAM (reset, timeout): a truncated body must look truncated.
+    if (!body.readableEnded) res.destroy();
+  });
+}

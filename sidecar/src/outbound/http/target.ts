@@ -1,0 +1,34 @@
+// Route/target layer: which mesh service the app meant, from the authority it addressed.
+import { isValidName } from '@tsmesh/proto';
+import type { ServiceName } from '../../discovery/endpoint-resolver.js';
+import { BadRequestError } from '../../errors.js';
+import type { OutboundLayer } from './types.js';
+
+export type TargetParse = { ok: true; service: ServiceName } | { ok: false; reason: string };
+
+// Accepts <svc>, <svc>.<ns>, <svc>.<ns>.svc and <svc>.<ns>.svc.cluster.local; a :port suffix is ignored for now.
+export function parseServiceAuthority(authority: string, localNamespace: string): TargetParse {
+  if (authority === '') return { ok: false, reason: 'the request names no host (no absolute-form target and no Host header)' };
+  if (authority.charCodeAt(0) === 91 /* '[' */) return { ok: false, reason: `host "${authority}" is an IP literal, not a mesh service` };
+  const colon = authority.lastIndexOf(':');
+  const host = (colon >= 0 ? authority.slice(0, colon) : authority).toLowerCase();
+  const labels = host.split('.');
+  const [name = '', namespace = localNamespace] = labels;
+  const suffixOk =
+    labels.length <= 2 ||
+    (labels.length === 3 && labels[2] === 'svc') ||
+    (labels.length === 5 && labels[2] === 'svc' && labels[3] === 'cluster' && labels[4] === 'local');
+  if (!suffixOk || !isValidName(name) || !isValidName(namespace)) {
+    return { ok: false, reason: `host "${authority}" is not <service>[.<namespace>[.svc[.cluster.local]]]` };
+  }
+  return { ok: true, service: { name, namespace } };
+}
+
+export function targetLayer(localNamespace: string): OutboundLayer {
+  return (next) => (req) => {
+    const parsed = parseServiceAuthority(req.authority, localNamespace);
+    if (!parsed.ok) return Promise.reject(new BadRequestError(`outbound/target: ${parsed.reason}`));
+    req.service = parsed.service;
+    return next(req);
+  };
+}

@@ -1,0 +1,64 @@
+// What flows through the outbound stack: the app's request as the layers see it, and the peer's answer.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ClientHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
+import type { Handler, Layer } from '../../pipeline/layer.js';
+import { InternalError, MeshError } from '../../errors.js';
+
+export interface OutboundRequest {
+  method: string;
+  // The Host the app addressed; sent as :authority and used to find the service.
+  authority: string;
+  path: string;
+  // Already HTTP/2-clean (no hop-by-hop, no pseudo-headers); the forward layer adds the pseudo-headers.
+  headers: OutgoingHttpHeaders;
+  // null when the app sent no body, so HEADERS carries END_STREAM.
+  body: Readable | null;
+  // Set for an HTTP/1.1 Upgrade, carried as an RFC 8441 extended CONNECT.
+  upgrade: 'websocket' | null;
+  // Set by the target layer.
+  service: ServiceName | null;
+  // Set by the load balancer.
+  endpoint: ServiceEndpoint | null;
+  // Route-configured overall timeout; null means the listener's default.
+  timeoutMs: number | null;
+  // Aborted when the request must stop (timeout, app went away); the reason is a MeshError.
+  readonly signal: AbortSignal;
+  cancel(reason: MeshError): void;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  // The HTTP/2 stream: its readable side is the response body; for an upgrade it is the tunnel both ways.
+  body: ClientHttp2Stream;
+}
+
+export type OutboundHandler = Handler<OutboundRequest, UpstreamResponse>;
+export type OutboundLayer = Layer<OutboundRequest, UpstreamResponse>;
+
+export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | 'authority' | 'path' | 'headers' | 'body' | 'upgrade'>): OutboundRequest {
+  const controller = new AbortController();
+  return {
+    method: fields.method,
+    authority: fields.authority,
+    path: fields.path,
+    headers: fields.headers,
+    body: fields.body,
+    upgrade: fields.upgrade,
+    service: null,
+    endpoint: null,
+    timeoutMs: null,
+    signal: controller.signal,
+    cancel: (reason) => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    },
+  };
+}
+
+// Why the request was cancelled; cancel() only takes MeshErrors, but the signal's type cannot say so.
+export function cancelReason(req: OutboundRequest): MeshError {
+  const reason: unknown = req.signal.reason;
+  return reason instanceof MeshError ? reason : new InternalError('outbound: the request was cancelled without a reason');
+}

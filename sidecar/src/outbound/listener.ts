@@ -1,0 +1,73 @@
+// Outbound listener: plain HTTP/1.1 from the local app (proxy or Host form), carried over mTLS HTTP/2 to peers.
+import { createServer, type Server } from 'node:http';
+import { createLogger, type Logger } from '@tsmesh/proto';
+import type { EndpointResolver } from '../discovery/endpoint-resolver.js';
+import type { TlsMaterialSource } from '../identity/tls-material.js';
+import { BadRequestError } from '../errors.js';
+import { respondRawSocket } from '../errors-respond.js';
+import { listen, SocketSet, type ListenerHandle } from '../transport/listen.js';
+import { SessionPool } from '../transport/pool.js';
+import { proxyHttp1 } from './h1-proxy.js';
+import { buildOutboundStack } from './stack.js';
+import { proxyUpgrade } from './websocket.js';
+
+export interface OutboundListenerOptions {
+  host: string;
+  // 0 picks an ephemeral port; read it from the returned address.
+  port: number;
+  localNamespace: string;
+  resolver: EndpointResolver;
+  tls: TlsMaterialSource;
+  // Overall timeout per request until routes configure one.
+  defaultTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export type { ListenerHandle } from '../transport/listen.js';
+
+export const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
+
+export async function startOutboundListener(options: OutboundListenerOptions): Promise<ListenerHandle> {
+  const logger = options.logger ?? createLogger('sidecar.outbound');
+  const pool = new SessionPool({ tls: options.tls, logger });
+  const handler = buildOutboundStack({
+    localNamespace: options.localNamespace,
+    resolver: options.resolver,
+    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS,
+    pool,
+  });
+  // requestTimeout 0: long uploads are fine; the pipeline's own deadline decides, and answers 504 instead of a reset.
+  const server = createServer({ requestTimeout: 0 });
+  server.on('request', (req, res) => proxyHttp1(handler, req, res, logger));
+  const detached = new SocketSet();
+  server.on('upgrade', (req, socket, head) => {
+    detached.add(socket);
+    proxyUpgrade(handler, req, socket, head, logger);
+  });
+  server.on('connect', (_req, socket) => {
+    socket.on('error', () => undefined);
+    respondRawSocket(socket, new BadRequestError('outbound/target: CONNECT tunnels are not carried by the mesh; send plain HTTP'));
+  });
+  server.on('clientError', (error, socket) => {
+    logger.debug('malformed request from app', { error: error.message });
+    if (socket.writable) respondRawSocket(socket, new BadRequestError(`outbound/listener: malformed HTTP/1.1 request: ${error.message}`));
+    else socket.destroy();
+  });
+  const address = await listen(server, options.host, options.port);
+  logger.info('outbound listener started', { address: `${address.host}:${address.port}` });
+  return {
+    address,
+    close: () => {
+      pool.destroy();
+      detached.destroyAll();
+      return closeServer(server);
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,64 @@
+// WebSocket from the app: an HTTP/1.1 Upgrade carried to the peer as an RFC 8441 extended CONNECT stream.
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@tsmesh/proto';
+import { BadRequestError, toMeshError } from '../errors.js';
+import { respondRawSocket } from '../errors-respond.js';
+import type { OutboundHandler, UpstreamResponse } from './http/types.js';
+import { toOutboundRequest } from './h1-proxy.js';
+
+export function proxyUpgrade(handler: OutboundHandler, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger): void {
+  socket.on('error', (error: Error) => logger.debug('app socket error on upgrade', { error: error.message }));
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+    respondRawSocket(socket, new BadRequestError(`outbound/target: only "Upgrade: websocket" is carried, not "${String(req.headers.upgrade).slice(0, 100)}"`));
+    return;
+  }
+  const request = toOutboundRequest(req, 'websocket');
+  if (request instanceof BadRequestError) {
+    respondRawSocket(socket, request);
+    return;
+  }
+  socket.once('close', () => request.cancel(new BadRequestError('outbound/listener: the app closed the WebSocket connection')));
+  handler(request).then(
+    (upstream) => {
+      if (socket.destroyed) upstream.body.destroy();
+      else if (upstream.status === 200) openTunnel(socket, head, upstream);
+      else relayRefusal(socket, upstream);
+    },
+    (error: unknown) => respondRawSocket(socket, toMeshError(error, 'outbound')),
+  );
+}
+
+function headerLines(headers: IncomingHttpHeaders): string {
+  let lines = '';
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) lines += `${name}: ${v}\r\n`;
+    else lines += `${name}: ${value}\r\n`;
+  }
+  return lines;
+}
+
+// 200 on an extended CONNECT is the peer app's 101; its headers (Sec-WebSocket-Accept...) go back to the app.
+function openTunnel(socket: Duplex, head: Buffer, upstream: UpstreamResponse): void {
+  const stream = upstream.body;
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n${headerLines(upstream.headers)}\r\n`);
+  if (head.length > 0) stream.write(head);
+  socket.pipe(stream);
+  stream.pipe(socket);
+  // Either side going away ends the tunnel; half-open tunnels would leak sockets and streams.
+  stream.once('close', () => socket.destroy());
+  socket.once('close', () => stream.destroy());
+}
+
+// The app refused the upgrade (e.g. 400/403): pass its answer through as an ordinary response.
+function relayRefusal(socket: Duplex, upstream: UpstreamResponse): void {
+  const status = upstream.status;
+  socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\nconnection: close\r\n${headerLines(upstream.headers)}\r\n`);
+  upstream.body.pipe(socket);
+  upstream.body.once('close', () => {
+    if (!upstream.body.readableEnded) socket.destroy();
+  });
+}

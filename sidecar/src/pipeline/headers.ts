@@ -1,0 +1,76 @@
+// Header conversion between HTTP/1.1 (app side) and HTTP/2 (between sidecars): hop-by-hop headers never cross.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+// RFC 9110 7.6.1 connection-specific fields, plus the legacy ones clients still send; HTTP/2 forbids them all.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'host',
+  // The outbound listener already answered 100-continue to the app; the peer must not wait for it again.
+  'expect',
+]);
+
+// The only caller-supplied header the inbound side overwrites; the app trusts it, so callers never set it.
+export const PEER_IDENTITY_HEADER = 'x-mesh-peer-identity';
+
+function connectionTokens(value: string, into: string[]): void {
+  for (const token of value.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && !HOP_BY_HOP.has(name)) into.push(name);
+  }
+}
+
+// HTTP/1.1 raw headers (name, value pairs) -> HTTP/2 regular headers; the Host value is returned apart.
+export function h1RequestToH2(rawHeaders: readonly string[], out: OutgoingHttpHeaders): string | undefined {
+  let host: string | undefined;
+  let listed: string[] | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'host') host ??= value;
+      else if (name === 'connection') connectionTokens(value, (listed ??= []));
+      // "TE: trailers" is the one TE value HTTP/2 allows, and gRPC-style apps need it end to end.
+      else if (name === 'te' && value.trim().toLowerCase() === 'trailers') out['te'] = 'trailers';
+      continue;
+    }
+    const previous = out[name];
+    if (previous === undefined) out[name] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else out[name] = [String(previous), value];
+  }
+  if (listed) for (const name of listed) delete out[name];
+  return host;
+}
+
+// HTTP/2 headers as Node parses them (pseudo-headers included) -> HTTP/1.1 headers; `skip` drops one more name.
+export function h2ToH1(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders, skip?: string): OutgoingHttpHeaders {
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name === skip) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+// HTTP/1.1 response headers from the app (Node-parsed) -> HTTP/2 response headers.
+export function h1ResponseToH2(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  let listed: string[] | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection' && typeof value === 'string') connectionTokens(value, (listed ??= []));
+      continue;
+    }
+    out[name] = value;
+  }
+  if (listed) for (const name of listed) delete out[name];
+  return out;
+}

@@ -1,0 +1,234 @@
+// Data plane end to end: app A -> outbound(A) -> mTLS h2 -> inbound(B) -> app B, over real sockets.
+import { createHash } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { request, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { TlsMaterial } from '../src/identity/tls-material.js';
+import { Cleanup, send, startApp } from './support/mesh.js';
+import { startPair } from './support/pair.js';
+import { createTestCa, issueWorkload, keyPairs } from './support/pki.js';
+
+const A_ID = 'spiffe://cluster.local/ns/shop/sa/frontend';
+const B_ID = 'spiffe://cluster.local/ns/shop/sa/orders';
+
+let tlsA: TlsMaterial;
+let tlsB: TlsMaterial;
+const cleanup = new Cleanup();
+
+beforeAll(async () => {
+  const [caKeys, aKeys, bKeys] = await keyPairs(3);
+  const ca = createTestCa(caKeys!, 'test root');
+  tlsA = issueWorkload(ca, aKeys!, A_ID);
+  tlsB = issueWorkload(ca, bKeys!, B_ID);
+});
+
+afterEach(() => cleanup.run());
+
+async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('routing and identity', () => {
+  it('carries a request to app B, which sees the verified caller identity even when the caller forged it', async () => {
+    const seen: IncomingMessage[] = [];
+    const app = await startApp(cleanup, (req, res) => {
+      seen.push(req);
+      res.setHeader('x-app', 'orders');
+      res.end(`hello from ${req.url}`);
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+
+    const byHost = await send(pair.outboundPort, { path: '/hello?x=1', headers: { host: 'orders.shop', 'x-mesh-peer-identity': 'spiffe://cluster.local/ns/shop/sa/admin' } });
+    expect(byHost.status).toBe(200);
+    expect(byHost.body).toBe('hello from /hello?x=1');
+    expect(byHost.headers['x-app']).toBe('orders');
+    expect(seen[0]?.headers['x-mesh-peer-identity']).toBe(A_ID);
+    expect(seen[0]?.headers.host).toBe('orders.shop');
+
+    const byProxy = await send(pair.outboundPort, { path: 'http://orders.shop.svc.cluster.local:8080/items?q=2', headers: { host: 'ignored.example' } });
+    expect(byProxy.status).toBe(200);
+    expect(byProxy.body).toBe('hello from /items?q=2');
+    expect(seen[1]?.headers.host).toBe('orders.shop.svc.cluster.local:8080');
+    expect(seen[1]?.headers['x-mesh-peer-identity']).toBe(A_ID);
+
+    // A bare service name means the caller's own namespace.
+    const bare = await send(pair.outboundPort, { path: '/bare', headers: { host: 'orders' } });
+    expect(bare.body).toBe('hello from /bare');
+  });
+
+  it('strips hop-by-hop headers, including those the Connection header lists', async () => {
+    let headers: IncomingMessage['headers'] = {};
+    const app = await startApp(cleanup, (req, res) => {
+      headers = req.headers;
+      res.end('ok');
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const reply = await send(pair.outboundPort, {
+      path: '/',
+      headers: { host: 'orders.shop', connection: 'keep-alive, x-private', 'x-private': 'secret', 'proxy-connection': 'keep-alive', 'x-kept': 'yes' },
+    });
+    expect(reply.status).toBe(200);
+    expect(headers['x-private']).toBeUndefined();
+    expect(headers['proxy-connection']).toBeUndefined();
+    expect(headers['x-kept']).toBe('yes');
+  });
+
+  it("passes the app's own 500 through untouched", async () => {
+    const app = await startApp(cleanup, (_req, res) => {
+      res.statusCode = 500;
+      res.end('app broke');
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const reply = await send(pair.outboundPort, { path: '/', headers: { host: 'orders.shop' } });
+    expect(reply.status).toBe(500);
+    expect(reply.body).toBe('app broke');
+    expect(reply.headers['x-mesh-error']).toBeUndefined();
+  });
+});
+
+describe('refusals answer with a status and a reason', () => {
+  it('answers 400 for a host that names no service, 503 for unknown services and services without endpoints', async () => {
+    const app = await startApp(cleanup, (_req, res) => res.end('never'));
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port, extra: { 'empty.shop': [] } });
+
+    const bad = await send(pair.outboundPort, { path: '/', headers: { host: 'a.b.c.d' } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers['x-mesh-error']).toBe('MESH_ERR_BAD_REQUEST');
+    expect(bad.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(bad.body)).toEqual({ error: 'MESH_ERR_BAD_REQUEST', reason: bad.headers['x-mesh-reason'] });
+
+    const unknown = await send(pair.outboundPort, { path: '/', headers: { host: 'nope.shop' } });
+    expect(unknown.status).toBe(503);
+    expect(unknown.headers['x-mesh-error']).toBe('MESH_ERR_NO_ROUTE');
+    expect(unknown.headers['x-mesh-reason']).toContain('nope.shop');
+
+    const empty = await send(pair.outboundPort, { path: '/', headers: { host: 'empty.shop' } });
+    expect(empty.status).toBe(503);
+    expect(empty.headers['x-mesh-error']).toBe('MESH_ERR_NO_ENDPOINTS');
+  });
+
+  it('answers 502 MESH_ERR_UPSTREAM_CONNECT when the endpoint port is closed', async () => {
+    const app = await startApp(cleanup, (_req, res) => res.end('never'));
+    const port = await closedPort();
+    const pair = await startPair({
+      cleanup,
+      clientTls: tlsA,
+      serverTls: tlsB,
+      appPort: app.port,
+      extra: { 'gone.shop': [{ address: `127.0.0.1:${port}`, identity: B_ID, nodeId: 'gone' }] },
+    });
+    const reply = await send(pair.outboundPort, { path: '/', headers: { host: 'gone.shop' } });
+    expect(reply.status).toBe(502);
+    expect(reply.headers['x-mesh-error']).toBe('MESH_ERR_UPSTREAM_CONNECT');
+    expect(reply.headers['x-mesh-reason']).toContain(`connection refused by 127.0.0.1:${port}`);
+  });
+
+  it('answers 502 MESH_ERR_APP_UNAVAILABLE when the app behind the inbound sidecar refuses', async () => {
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: await closedPort() });
+    const reply = await send(pair.outboundPort, { path: '/', headers: { host: 'orders.shop' } });
+    expect(reply.status).toBe(502);
+    expect(reply.headers['x-mesh-error']).toBe('MESH_ERR_APP_UNAVAILABLE');
+    expect(reply.headers['x-mesh-reason']).toMatch(/^inbound\/app: connection refused/);
+  });
+
+  it('answers 504 when the app hangs past the timeout, and the app sees its request aborted', async () => {
+    let appSawClose!: () => void;
+    const closed = new Promise<void>((resolve) => (appSawClose = resolve));
+    // The app never answers; its response 'close' without finishing is how Node tells it the caller went away.
+    const app = await startApp(cleanup, (_req, res) => {
+      res.once('close', () => {
+        if (!res.writableFinished) appSawClose();
+      });
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port, defaultTimeoutMs: 300 });
+    const started = Date.now();
+    const reply = await send(pair.outboundPort, { path: '/slow', headers: { host: 'orders.shop' } });
+    expect(reply.status).toBe(504);
+    expect(reply.headers['x-mesh-error']).toBe('MESH_ERR_UPSTREAM_TIMEOUT');
+    expect(reply.headers['x-mesh-reason']).toContain('outbound/timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    await closed;
+  });
+});
+
+describe('streaming', () => {
+  it('echoes a 50 MB upload back through both sidecars, byte for byte', async () => {
+    const app = await startApp(cleanup, (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      req.pipe(res);
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const chunkSize = 64 * 1024;
+    const chunks = 800;
+    const sent = createHash('sha256');
+    let index = 0;
+    const upload = new Readable({
+      read() {
+        if (index === chunks) return void this.push(null);
+        const chunk = Buffer.alloc(chunkSize, index % 251);
+        chunk.writeUInt32BE(index++, 0);
+        sent.update(chunk);
+        this.push(chunk);
+      },
+    });
+    const received = createHash('sha256');
+    let receivedBytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: pair.outboundPort, method: 'POST', path: '/echo', headers: { host: 'orders.shop' }, agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.on('data', (chunk: Buffer) => {
+          received.update(chunk);
+          receivedBytes += chunk.length;
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      upload.pipe(req);
+    });
+    expect(receivedBytes).toBe(chunkSize * chunks);
+    expect(received.digest('hex')).toBe(sent.digest('hex'));
+  });
+
+  it('carries a WebSocket through both sidecars as an extended CONNECT stream', async () => {
+    const app = await startApp(cleanup, (_req, res) => res.end('not a websocket'));
+    const wss = new WebSocketServer({ server: app.server });
+    const upgrades: IncomingMessage[] = [];
+    wss.on('connection', (socket, req) => {
+      upgrades.push(req);
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    });
+    cleanup.add(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+
+    const client = new WebSocket(`ws://127.0.0.1:${pair.outboundPort}/chat`, { headers: { host: 'orders.shop' } });
+    cleanup.add(() => client.terminate());
+    await new Promise<void>((resolve, reject) => {
+      client.once('open', resolve);
+      client.once('error', reject);
+    });
+    const echoes: string[] = [];
+    const twoEchoes = new Promise<void>((resolve) => {
+      client.on('message', (data: Buffer) => {
+        echoes.push(data.toString('utf8'));
+        if (echoes.length === 2) resolve();
+      });
+    });
+    client.send('hello');
+    client.send(Buffer.from('binary bytes'));
+    await twoEchoes;
+    expect(echoes).toEqual(['hello', 'binary bytes']);
+    expect(upgrades[0]?.url).toBe('/chat');
+    expect(upgrades[0]?.headers['x-mesh-peer-identity']).toBe(A_ID);
+
+    const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
+    client.close(1000, 'done');
+    expect(await closed).toBe(1000);
+  });
+});

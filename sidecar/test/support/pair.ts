@@ -1,0 +1,64 @@
+// Two sidecars wired for a test: outbound(A) -> inbound(B) -> app B, all on 127.0.0.1 with real mTLS.
+import type { ServiceEndpoint } from '../../src/discovery/endpoint-resolver.js';
+import { MutableTlsMaterialSource, type TlsMaterial } from '../../src/identity/tls-material.js';
+import { startInboundListener } from '../../src/inbound/listener.js';
+import { startOutboundListener } from '../../src/outbound/listener.js';
+import { captureLogger, staticResolver, type Cleanup, type LogRecord } from './mesh.js';
+
+export const TRUST_DOMAIN = 'cluster.local';
+
+export interface PairOptions {
+  cleanup: Cleanup;
+  clientTls: TlsMaterial;
+  serverTls: TlsMaterial;
+  appPort: number;
+  // The identity the caller expects from the server; defaults to the server's own.
+  expectedIdentity?: string;
+  // Extra resolver rows besides orders.shop.
+  extra?: Record<string, ServiceEndpoint[]>;
+  defaultTimeoutMs?: number;
+}
+
+export interface Pair {
+  outboundPort: number;
+  inboundPort: number;
+  clientSource: MutableTlsMaterialSource;
+  serverSource: MutableTlsMaterialSource;
+  inboundLogs: LogRecord[];
+}
+
+export async function startPair(options: PairOptions): Promise<Pair> {
+  const serverSource = new MutableTlsMaterialSource(options.serverTls);
+  const clientSource = new MutableTlsMaterialSource(options.clientTls);
+  const inboundLogger = captureLogger();
+  const inbound = await startInboundListener({
+    host: '127.0.0.1',
+    port: 0,
+    appHost: '127.0.0.1',
+    appPort: options.appPort,
+    tls: serverSource,
+    trustDomain: TRUST_DOMAIN,
+    logger: inboundLogger,
+  });
+  options.cleanup.add(() => inbound.close());
+  const endpoint: ServiceEndpoint = {
+    address: `127.0.0.1:${inbound.address.port}`,
+    identity: options.expectedIdentity ?? options.serverTls.spiffeId,
+    nodeId: 'node-b',
+  };
+  const outbound = await startOutboundListener({
+    host: '127.0.0.1',
+    port: 0,
+    localNamespace: 'shop',
+    resolver: staticResolver({ 'orders.shop': [endpoint], ...options.extra }),
+    tls: clientSource,
+    defaultTimeoutMs: options.defaultTimeoutMs,
+    logger: captureLogger(),
+  });
+  options.cleanup.add(() => outbound.close());
+  return { outboundPort: outbound.address.port, inboundPort: inbound.address.port, clientSource, serverSource, inboundLogs: inboundLogger.records };
+}
+
+export function peerSessions(logs: LogRecord[]): LogRecord[] {
+  return logs.filter((record) => record.message === 'peer session opened');
+}
