@@ -3,6 +3,9 @@
 export type MeshErrorCode =
   | 'MESH_ERR_BAD_REQUEST'
   | 'MESH_ERR_UNAUTHENTICATED'
+  | 'MESH_ERR_FORBIDDEN'
+  | 'MESH_ERR_MTLS_REQUIRED'
+  | 'MESH_ERR_POLICY_PENDING'
   | 'MESH_ERR_NO_ROUTE'
   | 'MESH_ERR_NO_ENDPOINTS'
   | 'MESH_ERR_DISCOVERY_UNAVAILABLE'
@@ -33,6 +36,21 @@ export class BadRequestError extends MeshError {
 export class UnauthenticatedError extends MeshError {
   readonly code = 'MESH_ERR_UNAUTHENTICATED';
   readonly status = 403;
+}
+
+export class ForbiddenError extends MeshError {
+  readonly code = 'MESH_ERR_FORBIDDEN';
+  readonly status = 403;
+}
+
+export class MtlsRequiredError extends MeshError {
+  readonly code = 'MESH_ERR_MTLS_REQUIRED';
+  readonly status = 403;
+}
+
+export class PolicyPendingError extends MeshError {
+  readonly code = 'MESH_ERR_POLICY_PENDING';
+  readonly status = 503;
 }
 
 export class NoRouteError extends MeshError {

@@ -87,9 +87,11 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
   parts.rotator = rotator;
   rotator.start();
 
+  // The inbound listener reads policy from discovery, which is created first and started after.
+  const policies = { current: () => parts.discovery?.inboundPolicy() };
   let inboundPort: number | undefined;
   if (config.appPort !== undefined) {
-    const inbound = await startInboundListener({ host: config.bindHost, port: config.inboundPort, appHost: config.appHost, appPort: config.appPort, tls, trustDomain: config.trustDomain, logger: logger.child('inbound') });
+    const inbound = await startInboundListener({ host: config.bindHost, port: config.inboundPort, appHost: config.appHost, appPort: config.appPort, tls, trustDomain: config.trustDomain, policies, logger: logger.child('inbound') });
     inboundPort = inbound.address.port;
     closers.push(() => inbound.close());
   }

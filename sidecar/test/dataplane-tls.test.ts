@@ -2,11 +2,11 @@
 import { connect as h2connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { certificateInfo } from '@tsmesh/proto';
+import { API_VERSION, certificateInfo, type InboundPolicy } from '@tsmesh/proto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TlsMaterial } from '../src/identity/tls-material.js';
 import { Cleanup, send, startApp } from './support/mesh.js';
-import { peerSessions, startPair } from './support/pair.js';
+import { openPolicy, peerSessions, startPair } from './support/pair.js';
 import { createTestCa, issueWorkload, keyPairs, type TestCa } from './support/pki.js';
 
 const A_ID = 'spiffe://cluster.local/ns/shop/sa/frontend';
@@ -30,13 +30,26 @@ beforeAll(async () => {
 
 afterEach(() => cleanup.run());
 
-async function countingApp(): Promise<{ port: number; hits: () => number }> {
+async function countingApp(): Promise<{ port: number; hits: () => number; lastPeerHeader: () => string | undefined }> {
   let hits = 0;
-  const app = await startApp(cleanup, (_req, res) => {
+  let peer: string | undefined;
+  const app = await startApp(cleanup, (req, res) => {
     hits++;
+    peer = req.headers['x-mesh-peer-identity'] as string | undefined;
     res.end('ok');
   });
-  return { port: app.port, hits: () => hits };
+  return { port: app.port, hits: () => hits, lastPeerHeader: () => peer };
+}
+
+// A plaintext HTTP/1.1 request straight to the inbound port; resolves with the raw response.
+function plaintextGet(port: number, extraHeaders = ''): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = netConnect(port, '127.0.0.1', () => socket.write(`GET / HTTP/1.1\r\nHost: orders.shop\r\n${extraHeaders}Connection: close\r\n\r\n`));
+    let data = '';
+    socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(data));
+  });
 }
 
 // Resolves with the response status, or 'refused' when the connection fails before any response.
@@ -78,18 +91,40 @@ async function runLoad(outboundPort: number, total: number, concurrency: number,
 }
 
 describe('only mesh mTLS gets through the inbound listener', () => {
-  it('gives a plain TCP client no HTTP response, just a closed connection', async () => {
+  it('gives a plaintext client nothing but a closed connection, and never reaches the app (STRICT)', async () => {
     const app = await countingApp();
     const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
-    const received = await new Promise<string>((resolve) => {
-      const socket = netConnect(pair.inboundPort, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: orders.shop\r\n\r\n'));
+    const received = await plaintextGet(pair.inboundPort);
+    expect(received).not.toContain('HTTP/');
+    expect(app.hits()).toBe(0);
+    const garbage = await new Promise<string>((resolve) => {
+      const socket = netConnect(pair.inboundPort, '127.0.0.1', () => socket.write(Buffer.alloc(16, 0x01)));
       let data = '';
       socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
       socket.on('error', () => undefined);
       socket.on('close', () => resolve(data));
     });
-    expect(received).not.toContain('HTTP/');
+    expect(garbage).toBe('');
     expect(app.hits()).toBe(0);
+  });
+
+  it('serves plaintext as unauthenticated under PERMISSIVE, without a peer identity, and policy can refuse it', async () => {
+    const app = await countingApp();
+    const permissive = { ...openPolicy(), meshConfig: { apiVersion: API_VERSION, kind: 'MeshConfig', metadata: { name: 'default', namespace: '' }, spec: { mtls: { mode: 'PERMISSIVE' } } } } as InboundPolicy;
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port, policy: permissive });
+    const ok = await plaintextGet(pair.inboundPort, 'x-mesh-peer-identity: spiffe://cluster.local/ns/shop/sa/forged\r\n');
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+    expect(app.hits()).toBe(1);
+    expect(app.lastPeerHeader()).toBeUndefined();
+    // mTLS from a sidecar still works on the same port (through the JavaScript TLS path).
+    const viaMesh = await send(pair.outboundPort, { path: '/', headers: { host: 'orders.shop' } });
+    expect(viaMesh.status).toBe(200);
+    expect(app.lastPeerHeader()).toBe(tlsA.spiffeId);
+    pair.setPolicy({ ...permissive, authorizationPolicies: [{ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: { name: 'mesh-only', namespace: 'shop' }, spec: { action: 'ALLOW', rules: [{ from: [{ namespaces: ['*'] }] }] } }] });
+    const refused = await plaintextGet(pair.inboundPort);
+    expect(refused).toMatch(/^HTTP\/1\.1 403 /);
+    expect(refused).toContain('x-mesh-error: MESH_ERR_FORBIDDEN');
+    expect(app.hits()).toBe(2);
   });
 
   it('refuses a TLS client without a certificate, and one whose certificate another CA signed', async () => {

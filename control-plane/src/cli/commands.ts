@@ -55,15 +55,16 @@ function printChanges(io: Io, response: ChangeResponse__Output, dryRun: boolean)
 
 function summary(resource: Resource): string {
   const spec = resource.spec ?? {};
+  const field = (name: string, fallback: string): string => (typeof spec[name] === 'string' ? spec[name] : fallback);
   switch (resource.kind) {
     case 'HTTPRoute':
-      return `service=${String(spec['service'])} rules=${(spec['rules'] as unknown[] | undefined)?.length ?? 0}`;
+      return `service=${field('service', '-')} rules=${(spec['rules'] as unknown[] | undefined)?.length ?? 0}`;
     case 'AuthorizationPolicy':
-      return `${String(spec['action'])} service=${String(spec['service'] ?? '*')} rules=${(spec['rules'] as unknown[] | undefined)?.length ?? 0}`;
+      return `${field('action', '-')} service=${field('service', '*')} rules=${(spec['rules'] as unknown[] | undefined)?.length ?? 0}`;
     case 'MeshConfig':
-      return `mtls=${String((spec['mtls'] as { mode?: string } | undefined)?.mode ?? 'STRICT')} default=${String(spec['defaultPolicy'] ?? 'allow-authenticated')}`;
+      return `mtls=${String((spec['mtls'] as { mode?: string } | undefined)?.mode ?? 'STRICT')} default=${field('defaultPolicy', 'allow-authenticated')}`;
     default:
-      return `service=${String(spec['service'] ?? '-')}`;
+      return `service=${field('service', '-')}`;
   }
 }
 

@@ -32,7 +32,7 @@ function regexIssue(value: string, path: Array<string | number>): SpecIssue[] {
   }
 }
 
-function checkRoute(spec: import('./http-route.js').HTTPRouteSpec): SpecIssue[] {
+function checkRoute(spec: HTTPRouteSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   spec.rules.forEach((rule, r) => {
     rule.matches?.forEach((match, m) => {
@@ -66,7 +66,7 @@ export const KINDS: readonly KindDefinition[] = [
     spec: MeshConfigSpec,
     check: (_spec: never, name: string) => (name === 'default' ? [] : [{ path: [], message: `a MeshConfig must be named "default" (got "${name}"); the mesh has one` }]),
   },
-  { kind: 'HTTPRoute', plural: 'httproutes', shortNames: ['route', 'routes'], namespaced: true, spec: HTTPRouteSpec, check: checkRoute as (spec: never) => SpecIssue[] },
+  { kind: 'HTTPRoute', plural: 'httproutes', shortNames: ['route', 'routes'], namespaced: true, spec: HTTPRouteSpec, check: checkRoute },
   { kind: 'DestinationPolicy', plural: 'destinationpolicies', shortNames: ['dp'], namespaced: true, spec: DestinationPolicySpec },
   { kind: 'AuthorizationPolicy', plural: 'authorizationpolicies', shortNames: ['authz', 'ap'], namespaced: true, spec: AuthorizationPolicySpec },
   {
@@ -75,7 +75,7 @@ export const KINDS: readonly KindDefinition[] = [
     shortNames: ['rl'],
     namespaced: true,
     spec: RateLimitPolicySpec,
-    check: ((spec: import('./rate-limit-policy.js').RateLimitPolicySpec) => (spec.global || spec.perCaller || spec.overrides?.length ? [] : [{ path: [], message: 'set at least one of global, perCaller or overrides' }])) as (spec: never) => SpecIssue[],
+    check: ((spec: RateLimitPolicySpec) => (spec.global || spec.perCaller || spec.overrides?.length ? [] : [{ path: [], message: 'set at least one of global, perCaller or overrides' }])),
   },
 ];
 

@@ -29,6 +29,8 @@ function checkAll<T>(items: unknown, kind: string, where: string): Result<T[], s
   return ok(out);
 }
 
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
 function parseObject(bytes: Buffer | Uint8Array | string, what: string): Result<Record<string, unknown>, string> {
   try {
     const value: unknown = JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8'));
@@ -49,7 +51,7 @@ export function decodeInboundPolicy(bytes: Buffer | Uint8Array | string): Result
   if (!authz.ok) return authz;
   const rate = v['rateLimitPolicy'] == null ? ok([]) : checkAll<RateLimitPolicyResource>([v['rateLimitPolicy']], 'RateLimitPolicy', 'rateLimitPolicy');
   if (!rate.ok) return rate;
-  return ok({ service: String(v['service'] ?? ''), namespace: String(v['namespace'] ?? ''), meshConfig: meshConfig.value[0] ?? null, authorizationPolicies: authz.value, rateLimitPolicy: rate.value[0] ?? null });
+  return ok({ service: text(v['service']), namespace: text(v['namespace']), meshConfig: meshConfig.value[0] ?? null, authorizationPolicies: authz.value, rateLimitPolicy: rate.value[0] ?? null });
 }
 
 export function decodeServiceRoutes(bytes: Buffer | Uint8Array | string): Result<ServiceRoutes, string> {
@@ -60,5 +62,5 @@ export function decodeServiceRoutes(bytes: Buffer | Uint8Array | string): Result
   if (!routes.ok) return routes;
   const policy = v['destinationPolicy'] == null ? ok([]) : checkAll<DestinationPolicyResource>([v['destinationPolicy']], 'DestinationPolicy', 'destinationPolicy');
   if (!policy.ok) return policy;
-  return ok({ service: String(v['service'] ?? ''), namespace: String(v['namespace'] ?? ''), httpRoutes: routes.value, destinationPolicy: policy.value[0] ?? null });
+  return ok({ service: text(v['service']), namespace: text(v['namespace']), httpRoutes: routes.value, destinationPolicy: policy.value[0] ?? null });
 }

@@ -11,6 +11,9 @@ import { secureContextOptions } from '../transport/tls-options.js';
 import { checkPeer } from './http/authn.js';
 import type { AppResponse, InboundHandler, InboundRequest, PeerCheck } from './http/types.js';
 import { buildInboundStack } from './stack.js';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { createPlaintextServer, jsStream } from './plaintext.js';
+import type { InboundPolicySource } from './http/authz.js';
 
 export interface InboundListenerOptions {
   host: string;
@@ -19,18 +22,25 @@ export interface InboundListenerOptions {
   appPort: number;
   tls: TlsMaterialSource;
   trustDomain: string;
+  policies: InboundPolicySource;
   logger?: Logger;
 }
+
+// The first byte of every TLS connection is a handshake record (0x16); anything else is plaintext.
+const TLS_HANDSHAKE = 0x16;
+const FIRST_BYTE_TIMEOUT_MS = 10_000;
 
 export async function startInboundListener(options: InboundListenerOptions): Promise<ListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.inbound');
   const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
-  const handler = buildInboundStack({ host: options.appHost, port: options.appPort, agent });
+  const handler = buildInboundStack({ host: options.appHost, port: options.appPort, agent }, options.policies);
   const server = createSecureServer({
     ...secureContextOptions(options.tls.current()),
     requestCert: true,
     rejectUnauthorized: true,
     allowHTTP1: false,
+    // A peer that opens a connection and never finishes its handshake must not hold it for Node's 120 s.
+    handshakeTimeout: 10_000,
     settings: { enableConnectProtocol: true },
   });
   // Only new handshakes see the new material; live sessions keep the identity they proved.
@@ -53,17 +63,42 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     const peer = peers.get(stream.session as Http2Session) ?? { ok: false, reason: 'has no verified session' };
     serveStream(handler, stream, headers, peer, tunnels, logger);
   });
-  server.on('tlsClientError', (error: Error) => logger.debug('peer refused at TLS handshake', { error: error.message }));
+  server.on('tlsClientError', (error: Error & { code?: string }) => {
+    const plaintextHttp = error.code === 'ERR_SSL_HTTP_REQUEST';
+    logger.debug(plaintextHttp ? 'plaintext HTTP refused: this port takes only mTLS (MeshConfig mtls.mode STRICT)' : 'peer refused at TLS handshake', { error: error.message });
+  });
   server.on('unknownProtocol', (socket) => socket.destroy());
 
-  const address = await listen(server, options.host, options.port);
+  const plaintext = createPlaintextServer(handler, logger);
+  // One port for both. STRICT (the default) hands every connection to TLS untouched, on Node's
+  // native fast path; a plaintext caller fails the handshake. Only PERMISSIVE looks at the first byte.
+  const front = createNetServer((socket: Socket) => {
+    if (options.policies.current()?.meshConfig?.spec.mtls?.mode !== 'PERMISSIVE') {
+      server.emit('connection', socket);
+      return;
+    }
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
+    socket.once('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(chunk);
+      // Bytes read in JavaScript never reach a native TLS handle, so TLS goes through a JS stream here.
+      if (chunk[0] === TLS_HANDSHAKE) server.emit('connection', jsStream(socket));
+      else plaintext.accept(socket);
+      socket.resume();
+    });
+  });
+  const address = await listen(front, options.host, options.port);
   logger.info('inbound listener started', { address: `${address.host}:${address.port}` });
   return {
     address,
     close: () =>
       new Promise<void>((resolve) => {
         unsubscribe();
-        server.close(() => resolve());
+        front.close(() => resolve());
+        server.close();
+        plaintext.close();
         for (const session of sessions) session.destroy();
         tunnels.destroyAll();
         agent.destroy();
@@ -88,6 +123,7 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
     body: stream.endAfterHeaders || method === 'CONNECT' ? null : stream,
     upgrade: method === 'CONNECT' ? 'websocket' : null,
     peer,
+    plaintext: false,
     peerId: null,
     signal: controller.signal,
   };

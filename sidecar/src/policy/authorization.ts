@@ -45,7 +45,7 @@ function ruleMatches(rule: Rule, request: AuthzRequest): boolean {
       }
       return true;
     });
-  const toOk = !rule.to || rule.to.some((op) => (!op.methods || op.methods.includes(request.method as never)) && (!op.paths || op.paths.some((p) => pathMatches(p, path))));
+  const toOk = !rule.to || rule.to.some((op) => (!op.methods || op.methods.includes(request.method)) && (!op.paths || op.paths.some((p) => pathMatches(p, path))));
   const whenOk = !rule.when || rule.when.every((condition) => {
     const value = request.header(condition.header);
     return value !== undefined && condition.values.some((v) => (v.endsWith('*') ? value.startsWith(v.slice(0, -1)) : v === value));

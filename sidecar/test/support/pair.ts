@@ -3,6 +3,7 @@ import type { ServiceEndpoint } from '../../src/discovery/endpoint-resolver.js';
 import { MutableTlsMaterialSource, type TlsMaterial } from '../../src/identity/tls-material.js';
 import { startInboundListener } from '../../src/inbound/listener.js';
 import { startOutboundListener } from '../../src/outbound/listener.js';
+import type { InboundPolicy } from '@tsmesh/proto';
 import { captureLogger, staticResolver, type Cleanup, type LogRecord } from './mesh.js';
 
 export const TRUST_DOMAIN = 'cluster.local';
@@ -17,6 +18,8 @@ export interface PairOptions {
   // Extra resolver rows besides orders.shop.
   extra?: Record<string, ServiceEndpoint[]>;
   defaultTimeoutMs?: number;
+  // The inbound policy as the control plane would push it; default: no policies (allow-authenticated).
+  policy?: InboundPolicy;
 }
 
 export interface Pair {
@@ -25,12 +28,19 @@ export interface Pair {
   clientSource: MutableTlsMaterialSource;
   serverSource: MutableTlsMaterialSource;
   inboundLogs: LogRecord[];
+  // Replace to simulate a push from the control plane.
+  setPolicy(policy: InboundPolicy | undefined): void;
+}
+
+export function openPolicy(): InboundPolicy {
+  return { service: 'orders', namespace: 'shop', meshConfig: null, authorizationPolicies: [], rateLimitPolicy: null };
 }
 
 export async function startPair(options: PairOptions): Promise<Pair> {
   const serverSource = new MutableTlsMaterialSource(options.serverTls);
   const clientSource = new MutableTlsMaterialSource(options.clientTls);
   const inboundLogger = captureLogger();
+  let policy: InboundPolicy | undefined = options.policy ?? openPolicy();
   const inbound = await startInboundListener({
     host: '127.0.0.1',
     port: 0,
@@ -38,6 +48,7 @@ export async function startPair(options: PairOptions): Promise<Pair> {
     appPort: options.appPort,
     tls: serverSource,
     trustDomain: TRUST_DOMAIN,
+    policies: { current: () => policy },
     logger: inboundLogger,
   });
   options.cleanup.add(() => inbound.close());
@@ -56,7 +67,7 @@ export async function startPair(options: PairOptions): Promise<Pair> {
     logger: captureLogger(),
   });
   options.cleanup.add(() => outbound.close());
-  return { outboundPort: outbound.address.port, inboundPort: inbound.address.port, clientSource, serverSource, inboundLogs: inboundLogger.records };
+  return { outboundPort: outbound.address.port, inboundPort: inbound.address.port, clientSource, serverSource, inboundLogs: inboundLogger.records, setPolicy: (next) => (policy = next) };
 }
 
 export function peerSessions(logs: LogRecord[]): LogRecord[] {

@@ -14,14 +14,14 @@ export function appHandler(app: AppTarget): InboundHandler {
   const where = `${app.host}:${app.port}`;
   return (req) =>
     new Promise<AppResponse>((resolve, reject) => {
-      if (req.peerId === null) {
+      if (req.peerId === null && !req.plaintext) {
         reject(new InternalError('inbound/app: request reached the app without an authenticated peer'));
         return;
       }
       // The caller's own x-mesh-peer-identity is dropped: the app trusts this header, so only we set it.
       const headers: OutgoingHttpHeaders = h2ToH1(req.headers, {}, PEER_IDENTITY_HEADER);
       headers['host'] = req.authority;
-      headers[PEER_IDENTITY_HEADER] = req.peerId;
+      if (req.peerId !== null) headers[PEER_IDENTITY_HEADER] = req.peerId;
       if (req.upgrade !== null) {
         headers['connection'] = 'Upgrade';
         headers['upgrade'] = req.upgrade;

@@ -17,6 +17,8 @@ export function checkPeer(cert: PeerCertificate | undefined, trustDomain: string
 
 export function authnLayer(): InboundLayer {
   return (next) => (req) => {
+    // Plaintext has no identity to check; authz decides whether unauthenticated callers may pass.
+    if (req.plaintext) return next(req);
     const peer = req.peer;
     if (!peer.ok) return Promise.reject(new UnauthenticatedError(`inbound/authn: the peer ${peer.reason}`));
     req.peerId = peer.id;

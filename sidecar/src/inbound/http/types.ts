@@ -16,7 +16,9 @@ export interface InboundRequest {
   body: Readable | null;
   upgrade: 'websocket' | null;
   peer: PeerCheck;
-  // Set by authn once the peer is known to be a workload of this trust domain.
+  // Arrived without TLS (only ever let in under MeshConfig mTLS mode PERMISSIVE).
+  plaintext: boolean;
+  // Set by authn once the peer is known to be a workload of this trust domain; null for plaintext.
   peerId: string | null;
   // Aborted when the peer cancels or resets the stream.
   readonly signal: AbortSignal;
