@@ -153,7 +153,7 @@ export const commands = {
     const limit = Number(options.limit ?? '20');
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: "${options.limit}" must be a whole number >= 1`);
     const { entries } = await client.history(limit);
-    if (fmt === 'json') io.out(`${JSON.stringify(entries.map((e) => ({ revision: Number(e.revision), time: new Date(Number(e.time_unix_ms)).toISOString(), actor: e.actor, op: e.op, rollbackTo: Number(e.rollback_to) || undefined, message: e.message, changes: e.changes.map((c) => ({ key: c.key, action: c.action })) })), null, 2)}\n`);
+    if (fmt === 'json') io.out(`${JSON.stringify(entries.map((e) => ({ revision: Number(e.revision), time: new Date(Number(e.time_unix_ms)).toISOString(), actor: e.actor, op: e.op, rollbackTo: e.op === 'rollback' ? Number(e.rollback_to) : undefined, message: e.message, changes: e.changes.map((c) => ({ key: c.key, action: c.action })) })), null, 2)}\n`);
     else io.out(formatTable(['REVISION', 'WHEN', 'BY', 'MESSAGE', 'CHANGES'], entries.map((e) => [String(e.revision), new Date(Number(e.time_unix_ms)).toISOString(), e.actor, e.op === 'rollback' ? `rollback to ${e.rollback_to}` : e.message, e.changes.map((c) => `${c.action} ${c.key}`).join(', ')])));
     return EXIT.ok;
   },

@@ -90,7 +90,7 @@ export function formatPath(path: Array<string | number>): string {
 
 export function validateResource(input: unknown, defaultNamespace = 'default', options: { semantic?: boolean } = {}): Result<MeshResource, ValidationIssue[]> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return err([{ path: [], message: 'expected a mapping with apiVersion, kind, metadata and spec' }]);
-  const doc = input as Record<string, unknown>;
+  const doc = { ...(input as Record<string, unknown>) };
   const issues: ValidationIssue[] = [];
   if (doc['apiVersion'] !== API_VERSION) issues.push({ path: ['apiVersion'], message: `expected "${API_VERSION}", got ${JSON.stringify(doc['apiVersion'])}` });
   const kind: KindDefinition | undefined = KINDS.find((k) => k.kind === doc['kind']);
@@ -100,6 +100,12 @@ export function validateResource(input: unknown, defaultNamespace = 'default', o
   }
   for (const key of Object.keys(doc)) {
     if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(key)) issues.push({ path: [key], message: 'unknown field' });
+  }
+  // A cluster-scoped object read back from the store carries namespace ""; that is no namespace.
+  const rawMeta = doc['metadata'];
+  if (typeof rawMeta === 'object' && rawMeta !== null && (rawMeta as { namespace?: unknown }).namespace === '') {
+    const { namespace: _empty, ...rest } = rawMeta as Record<string, unknown>;
+    doc['metadata'] = rest;
   }
   if (doc['metadata'] === undefined) issues.push({ path: ['metadata'], message: 'required field is missing' });
   else issues.push(...schemaIssues(ObjectMeta, doc['metadata'], ['metadata']));
