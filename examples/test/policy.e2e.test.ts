@@ -29,7 +29,7 @@ function manifest(name: string, yaml: string): string {
 }
 
 const charge = (): Promise<{ status: number; headers: Record<string, unknown>; body: string }> =>
-  callThroughProxy(`http://127.0.0.1:${loadgen.outboundPort}`, 'http://payments.demo/charge', { body: { amount: 1 } }) as never;
+  callThroughProxy(`http://127.0.0.1:${loadgen.outboundPort}`, 'http://payments.demo/charge', { body: { amount: 1 } });
 
 async function typeState(node: string, type: string): Promise<{ state: string; error: string } | undefined> {
   const { stdout } = await meshctl('proxy-status', '-o', 'json');
