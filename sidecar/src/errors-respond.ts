@@ -27,6 +27,7 @@ function answerFor(error: MeshError): ErrorAnswer {
       [MESH_REASON_HEADER]: headerSafe(error.message),
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(body)),
+      ...error.headers,
     },
     body,
   };

@@ -15,12 +15,20 @@ export type MeshErrorCode =
   | 'MESH_ERR_UPSTREAM_RESET'
   | 'MESH_ERR_UPSTREAM_TIMEOUT'
   | 'MESH_ERR_APP_UNAVAILABLE'
+  | 'MESH_ERR_FAULT_INJECTED'
+  | 'MESH_ERR_CIRCUIT_OPEN'
+  | 'MESH_ERR_POOL_OVERFLOW'
+  | 'MESH_ERR_RATE_LIMITED'
+  | 'MESH_ERR_OVERLOADED'
   | 'MESH_ERR_INTERNAL';
 
 // `message` is the reason sent to the caller: it names the layer ("outbound/connect: ...") and what failed.
 export abstract class MeshError extends Error {
   abstract readonly code: MeshErrorCode;
   abstract readonly status: number;
+
+  // Extra response headers a refusal carries (Retry-After for 429).
+  headers: Record<string, string> | undefined;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -86,16 +94,56 @@ export class TlsHandshakeError extends MeshError {
 export class UpstreamResetError extends MeshError {
   readonly code = 'MESH_ERR_UPSTREAM_RESET';
   readonly status = 502;
+  // REFUSED_STREAM: the peer guarantees it did not process the request (RFC 9113 8.7), so any method may retry.
+  refusedStream = false;
 }
 
 export class UpstreamTimeoutError extends MeshError {
   readonly code = 'MESH_ERR_UPSTREAM_TIMEOUT';
   readonly status = 504;
+  // Set when one try ran out of time rather than the whole request.
+  perTry = false;
 }
 
 export class AppUnavailableError extends MeshError {
   readonly code = 'MESH_ERR_APP_UNAVAILABLE';
   readonly status = 502;
+}
+
+// A route's fault injection answered instead of the service; the status is the route's choice.
+export class FaultInjectedError extends MeshError {
+  readonly code = 'MESH_ERR_FAULT_INJECTED';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export class CircuitOpenError extends MeshError {
+  readonly code = 'MESH_ERR_CIRCUIT_OPEN';
+  readonly status = 503;
+}
+
+export class PoolOverflowError extends MeshError {
+  readonly code = 'MESH_ERR_POOL_OVERFLOW';
+  readonly status = 503;
+}
+
+export class RateLimitedError extends MeshError {
+  readonly code = 'MESH_ERR_RATE_LIMITED';
+  readonly status = 429;
+  constructor(message: string, retryAfterMs: number) {
+    super(message);
+    // Whole seconds, rounded up: a client that waits that long finds a token.
+    this.headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+  }
+}
+
+export class OverloadedError extends MeshError {
+  readonly code = 'MESH_ERR_OVERLOADED';
+  readonly status = 503;
 }
 
 // A bug in the proxy itself; still answered, never a hang.

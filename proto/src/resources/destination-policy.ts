@@ -29,6 +29,16 @@ export const DestinationPolicySpec = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Per destination: opens after this many consecutive failures, then lets one probe through.
+    circuitBreaker: Type.Optional(
+      Type.Object(
+        {
+          consecutiveFailures: Type.Optional(Type.Integer({ minimum: 1 })),
+          openTime: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     retryBudget: Type.Optional(
       Type.Object(
         {

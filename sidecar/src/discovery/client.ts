@@ -41,7 +41,7 @@ export class DiscoveryClient implements EndpointResolver {
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly services = new Map<string, ServiceEntry>();
-  private readonly routes = new Map<string, ServiceRoutes>();
+  private readonly routeTables = new Map<string, ServiceRoutes>();
   private inbound: InboundPolicy | undefined;
   private readonly inboundListeners = new Set<(policy: InboundPolicy | undefined) => void>();
   private readonly subscribed = new Set<string>();
@@ -79,7 +79,7 @@ export class DiscoveryClient implements EndpointResolver {
   }
 
   snapshot(): { state: DiscoveryClientState; types: Record<string, AppliedType>; services: Record<string, ServiceEntry>; routes: Record<string, ServiceRoutes>; inboundPolicy: InboundPolicy | undefined } {
-    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services), routes: Object.fromEntries(this.routes), inboundPolicy: this.inbound };
+    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services), routes: Object.fromEntries(this.routeTables), inboundPolicy: this.inbound };
   }
 
   // The policy for this sidecar's own service, once the control plane has sent it.
@@ -94,13 +94,25 @@ export class DiscoveryClient implements EndpointResolver {
 
   // Routes and destination policy of a service this sidecar calls (undefined until known).
   serviceRoutes(service: ServiceName): ServiceRoutes | undefined {
-    return this.routes.get(serviceKey(service));
+    return this.routeTables.get(serviceKey(service));
+  }
+
+  // RouteSource: the route layer reads routes synchronously after this has made sure they are here.
+  routes(service: ServiceName): ServiceRoutes | undefined {
+    return this.routeTables.get(serviceKey(service));
+  }
+
+  // Subscribes on first use and waits (bounded) for the service's routes; without them the default route applies.
+  async prepare(service: ServiceName, signal?: AbortSignal): Promise<void> {
+    const key = serviceKey(service);
+    if (this.routeTables.has(key)) return;
+    await this.resolve(service, signal);
   }
 
   async resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>> {
     const key = serviceKey(service);
     const entry = this.services.get(key);
-    if (entry) return settleEntry(key, entry);
+    if (entry && this.routeTables.has(key)) return settleEntry(key, entry);
     if (!this.subscribed.has(key)) {
       this.subscribed.add(key);
       this.sendEndpointsRequest();
@@ -121,6 +133,14 @@ export class DiscoveryClient implements EndpointResolver {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(waiter);
     });
+  }
+
+  // A lookup is answered once both halves are in: endpoints to pick from and routes to obey.
+  private settleWaiters(): void {
+    for (const waiter of [...this.waiters]) {
+      const entry = this.services.get(waiter.key);
+      if (entry && this.routeTables.has(waiter.key)) waiter.settle(settleEntry(waiter.key, entry));
+    }
   }
 
   private connect(): void {
@@ -205,13 +225,11 @@ export class DiscoveryClient implements EndpointResolver {
       this.inbound = value.policy;
       for (const listener of this.inboundListeners) listener(value.policy);
     } else if (value.typeUrl === TYPE_URLS.serviceRoutes) {
-      for (const [key, routes] of value.routes) this.routes.set(key, routes);
+      for (const [key, routes] of value.routes) this.routeTables.set(key, routes);
+      this.settleWaiters();
     } else {
       for (const [key, entry] of value.services) this.services.set(key, entry);
-      for (const waiter of [...this.waiters]) {
-        const entry = this.services.get(waiter.key);
-        if (entry) waiter.settle(settleEntry(waiter.key, entry));
-      }
+      this.settleWaiters();
     }
     const lastNack = this.applied.get(typeUrl)?.lastNack;
     this.applied.set(typeUrl, { version: response.version_info, nonce: response.nonce, appliedAt: Date.now(), ...(lastNack ? { lastNack } : {}) });

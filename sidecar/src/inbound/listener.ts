@@ -14,6 +14,8 @@ import { buildInboundStack } from './stack.js';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createPlaintextServer, jsStream } from './plaintext.js';
 import type { InboundPolicySource } from './http/authz.js';
+import type { InboundLayer } from './http/types.js';
+import { LoadShedder } from '../resilience/load-shedder.js';
 
 export interface InboundListenerOptions {
   host: string;
@@ -23,6 +25,10 @@ export interface InboundListenerOptions {
   tls: TlsMaterialSource;
   trustDomain: string;
   policies: InboundPolicySource;
+  // Load shedding thresholds: in-flight requests and event-loop delay (p99 of the last interval).
+  maxInFlight?: number;
+  maxEventLoopDelayMs?: number;
+  observer?: InboundLayer;
   logger?: Logger;
 }
 
@@ -33,7 +39,13 @@ const FIRST_BYTE_TIMEOUT_MS = 10_000;
 export async function startInboundListener(options: InboundListenerOptions): Promise<ListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.inbound');
   const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
-  const handler = buildInboundStack({ host: options.appHost, port: options.appPort, agent }, options.policies);
+  const shedder = new LoadShedder({ maxInFlight: options.maxInFlight ?? 10_000, maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000 });
+  const handler = buildInboundStack({
+    app: { host: options.appHost, port: options.appPort, agent },
+    policies: options.policies,
+    shedder,
+    ...(options.observer ? { observer: options.observer } : {}),
+  });
   const server = createSecureServer({
     ...secureContextOptions(options.tls.current()),
     requestCert: true,
@@ -96,6 +108,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     close: () =>
       new Promise<void>((resolve) => {
         unsubscribe();
+        shedder.close();
         front.close(() => resolve());
         server.close();
         plaintext.close();

@@ -10,6 +10,9 @@ import { SessionPool } from '../transport/pool.js';
 import { proxyHttp1 } from './h1-proxy.js';
 import { buildOutboundStack } from './stack.js';
 import { proxyUpgrade } from './websocket.js';
+import { Destinations } from './destinations.js';
+import type { RouteSource } from './http/route.js';
+import type { OutboundLayer } from './http/types.js';
 
 export interface OutboundListenerOptions {
   host: string;
@@ -17,7 +20,11 @@ export interface OutboundListenerOptions {
   port: number;
   localNamespace: string;
   resolver: EndpointResolver;
+  // HTTPRoutes and DestinationPolicies of called services; without it every service gets the default route.
+  routes?: RouteSource;
   tls: TlsMaterialSource;
+  requestObserver?: OutboundLayer;
+  attemptObserver?: OutboundLayer;
   // Overall timeout per request until routes configure one.
   defaultTimeoutMs?: number;
   logger?: Logger;
@@ -25,14 +32,23 @@ export interface OutboundListenerOptions {
 
 export type { ListenerHandle } from '../transport/listen.js';
 
+export interface OutboundListenerHandle extends ListenerHandle {
+  destinations: Destinations;
+}
+
 export const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
 
-export async function startOutboundListener(options: OutboundListenerOptions): Promise<ListenerHandle> {
+export async function startOutboundListener(options: OutboundListenerOptions): Promise<OutboundListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.outbound');
   const pool = new SessionPool({ tls: options.tls, logger });
+  const destinations = new Destinations(options.routes);
   const handler = buildOutboundStack({
     localNamespace: options.localNamespace,
     resolver: options.resolver,
+    routes: options.routes,
+    destinations,
+    ...(options.requestObserver ? { requestObserver: options.requestObserver } : {}),
+    ...(options.attemptObserver ? { attemptObserver: options.attemptObserver } : {}),
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS,
     pool,
   });
@@ -57,6 +73,7 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
   logger.info('outbound listener started', { address: `${address.host}:${address.port}` });
   return {
     address,
+    destinations,
     close: () => {
       pool.destroy();
       detached.destroyAll();

@@ -1,7 +1,8 @@
-// Load balancer: resolve the service's live endpoints and pick one, round robin per service.
+// Load balancer: resolve the backend's live endpoints and pick one with the destination's strategy.
 import type { EndpointResolver, ResolveFailure } from '../../discovery/endpoint-resolver.js';
 import { serviceKey } from '../../discovery/endpoint-resolver.js';
 import { DiscoveryUnavailableError, InternalError, NoEndpointsError, NoRouteError, type MeshError } from '../../errors.js';
+import type { Destinations } from '../destinations.js';
 import { cancelReason, type OutboundLayer } from './types.js';
 
 function failureToError(failure: ResolveFailure, service: string): MeshError {
@@ -15,21 +16,30 @@ function failureToError(failure: ResolveFailure, service: string): MeshError {
   }
 }
 
-export function roundRobinLayer(resolver: EndpointResolver): OutboundLayer {
-  // Cursor per service key; it only ever grows, modulo the endpoint count at pick time.
-  const cursors = new Map<string, number>();
+export function balancerLayer(resolver: EndpointResolver, destinations: Destinations): OutboundLayer {
   return (next) => async (req) => {
-    const service = req.service;
-    if (!service) throw new InternalError('outbound/balancer: no target service was set before balancing');
-    const key = serviceKey(service);
-    const resolved = await resolver.resolve(service, req.signal);
+    const backend = req.backend ?? req.service;
+    if (!backend) throw new InternalError('outbound/balancer: no target service was set before balancing');
+    const key = serviceKey(backend);
+    const resolved = await resolver.resolve(backend, req.signal);
     if (req.signal.aborted) throw cancelReason(req);
     if (!resolved.ok) throw failureToError(resolved.error, key);
     const endpoints = resolved.value;
     if (endpoints.length === 0) throw new NoEndpointsError(`outbound/balancer: service ${key} has no live endpoint`);
-    const cursor = cursors.get(key) ?? 0;
-    cursors.set(key, cursor + 1 >= Number.MAX_SAFE_INTEGER ? 0 : cursor + 1);
-    req.endpoint = endpoints[cursor % endpoints.length] ?? null;
-    return next(req);
+    const destination = destinations.get(backend);
+    destination.outliers.setEndpoints(endpoints.map((e) => e.address));
+    // Ejected endpoints are skipped, endpoints that already failed this request are tried last.
+    const pick = destination.balancer.pick(endpoints, { avoid: req.avoid, exclude: (e) => destination.outliers.isEjected(e.address) });
+    if (!pick) throw new NoEndpointsError(`outbound/balancer: service ${key} has no endpoint to pick`);
+    req.endpoint = pick.endpoint;
+    const started = performance.now();
+    try {
+      const response = await next(req);
+      pick.done({ ok: response.status < 500, rttMs: performance.now() - started });
+      return response;
+    } catch (error) {
+      pick.done({ ok: false, rttMs: performance.now() - started });
+      throw error;
+    }
   };
 }

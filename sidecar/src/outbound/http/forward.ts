@@ -54,7 +54,8 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
     if (code.startsWith('ERR_HTTP2_INVALID') && code !== 'ERR_HTTP2_INVALID_SESSION') {
       return Promise.reject(new BadRequestError(`outbound/forward: the request cannot be carried over HTTP/2: ${(error as Error).message}`));
     }
-    return Promise.reject(new UpstreamResetError(`outbound/forward: could not open a stream to ${describe(endpoint)}: ${(error as Error).message}`));
+    // The session refused a new stream locally (closing, GOAWAY): nothing was sent, so it counts as refused.
+    return Promise.reject(resetError(`outbound/forward: could not open a stream to ${describe(endpoint)}: ${(error as Error).message}`, h2c.NGHTTP2_REFUSED_STREAM));
   }
   return new Promise<UpstreamResponse>((resolve, reject) => {
     let answered = false;
@@ -74,7 +75,7 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
       req.signal.removeEventListener('abort', onAbort);
       if (answered) return;
       answered = true;
-      reject(pool.failureOf(session, endpoint) ?? new UpstreamResetError(`outbound/h2: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)})`));
+      reject(pool.failureOf(session, endpoint) ?? resetError(`outbound/h2: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)})`, stream.rstCode));
     });
     stream.once('response', (responseHeaders) => {
       if (answered) return;
@@ -91,7 +92,14 @@ function streamError(error: Error, endpoint: ServiceEndpoint): MeshError {
   if ((error as NodeJS.ErrnoException).code?.startsWith('ERR_SSL_')) {
     return new TlsHandshakeError(`outbound/tls: ${describe(endpoint)} refused the handshake: ${error.message}`, { cause: error });
   }
-  return new UpstreamResetError(`outbound/h2: stream to ${describe(endpoint)} failed: ${error.message}`, { cause: error });
+  const refused = (error as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_ERROR' && error.message.includes('REFUSED_STREAM');
+  return resetError(`outbound/h2: stream to ${describe(endpoint)} failed: ${error.message}`, refused ? h2c.NGHTTP2_REFUSED_STREAM : undefined, error);
+}
+
+function resetError(message: string, rstCode: number | undefined, cause?: Error): UpstreamResetError {
+  const error = new UpstreamResetError(message, cause ? { cause } : undefined);
+  error.refusedStream = rstCode === h2c.NGHTTP2_REFUSED_STREAM;
+  return error;
 }
 
 const RST_NAMES = new Map<number, string>([

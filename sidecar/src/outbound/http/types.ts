@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
+import type { RoutePlan } from './route-plan.js';
 import type { Handler, Layer } from '../../pipeline/layer.js';
 import { InternalError, MeshError } from '../../errors.js';
 
@@ -17,12 +18,19 @@ export interface OutboundRequest {
   body: Readable | null;
   // Set for an HTTP/1.1 Upgrade, carried as an RFC 8441 extended CONNECT.
   upgrade: 'websocket' | null;
-  // Set by the target layer.
+  // Set by the target layer: the service the app addressed.
   service: ServiceName | null;
+  // Set by the route layer: the matched rule's policy and the (weighted) backend service to call.
+  route: RoutePlan | null;
+  backend: ServiceName | null;
   // Set by the load balancer.
   endpoint: ServiceEndpoint | null;
   // Route-configured overall timeout; null means the listener's default.
   timeoutMs: number | null;
+  // 1 for the first try; the retry layer counts up.
+  attempt: number;
+  // Endpoints (by address) that failed this request already; the balancer prefers others.
+  readonly avoid: Set<string>;
   // Aborted when the request must stop (timeout, app went away); the reason is a MeshError.
   readonly signal: AbortSignal;
   cancel(reason: MeshError): void;
@@ -48,8 +56,12 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     body: fields.body,
     upgrade: fields.upgrade,
     service: null,
+    route: null,
+    backend: null,
     endpoint: null,
     timeoutMs: null,
+    attempt: 1,
+    avoid: new Set(),
     signal: controller.signal,
     cancel: (reason) => {
       if (!controller.signal.aborted) controller.abort(reason);

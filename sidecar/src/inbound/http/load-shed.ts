@@ -1,0 +1,27 @@
+// Load shedding: when this sidecar itself is overloaded, refuse new work early instead of slowing everyone.
+import { OverloadedError } from '../../errors.js';
+import type { LoadShedder } from '../../resilience/load-shedder.js';
+import type { InboundLayer } from './types.js';
+
+export function loadShedLayer(shedder: LoadShedder, onShed?: () => void): InboundLayer {
+  return (next) => (req) => {
+    const decision = shedder.enter();
+    if (!decision.ok) {
+      onShed?.();
+      return Promise.reject(new OverloadedError(`inbound/load-shed: the sidecar is overloaded (${decision.reason}); try again shortly`));
+    }
+    const leave = decision.leave;
+    return next(req).then(
+      (response) => {
+        // In flight until the response body is done, not just until its headers.
+        if (response.body.destroyed || response.body.readableEnded) leave();
+        else response.body.once('close', leave);
+        return response;
+      },
+      (error: unknown) => {
+        leave();
+        throw error;
+      },
+    );
+  };
+}

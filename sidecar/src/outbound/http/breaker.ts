@@ -1,0 +1,45 @@
+// Circuit breaker and outlier detection: a failing destination is refused fast, a failing endpoint is ejected.
+import { CircuitOpenError, MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError } from '../../errors.js';
+import type { Destinations } from '../destinations.js';
+import { serviceKey } from '../../discovery/endpoint-resolver.js';
+import type { OutboundLayer } from './types.js';
+
+// Gateway errors say the endpoint, not the request, is the problem (Envoy's consecutive_gateway_failure).
+function isGatewayError(status: number): boolean {
+  return status === 502 || status === 503 || status === 504;
+}
+
+function isEndpointFailure(error: unknown): boolean {
+  return error instanceof UpstreamConnectError || error instanceof TlsHandshakeError || error instanceof UpstreamResetError || (error instanceof UpstreamTimeoutError && error.perTry);
+}
+
+export function breakerLayer(destinations: Destinations): OutboundLayer {
+  return (next) => async (req) => {
+    const backend = req.backend ?? req.service;
+    const endpoint = req.endpoint;
+    if (!backend || !endpoint) return next(req);
+    const destination = destinations.get(backend);
+    const admission = destination.breaker.tryAcquire();
+    if (!admission.allowed) {
+      destination.counters.breakerRejected++;
+      throw new CircuitOpenError(`outbound/breaker: the circuit to ${serviceKey(backend)} is open after repeated failures; next probe in ${Math.ceil(admission.retryAfterMs)} ms`);
+    }
+    try {
+      const response = await next(req);
+      const failed = isGatewayError(response.status);
+      destination.outliers.record(endpoint.address, failed ? 'gateway-error' : 'success');
+      if (failed) destination.breaker.onFailure();
+      else destination.breaker.onSuccess();
+      return response;
+    } catch (error) {
+      if (isEndpointFailure(error)) {
+        destination.outliers.record(endpoint.address, 'gateway-error');
+        destination.breaker.onFailure();
+      } else if (error instanceof MeshError && !(error instanceof UpstreamTimeoutError)) {
+        // A refusal below (pool overflow) is not the destination failing.
+        destination.breaker.onSuccess();
+      }
+      throw error;
+    }
+  };
+}

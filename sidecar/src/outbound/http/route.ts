@@ -1,0 +1,36 @@
+// Route layer: matches the request against the service's HTTPRoutes and picks a weighted backend.
+import type { ServiceRoutes } from '@tsmesh/proto';
+import type { ServiceName } from '../../discovery/endpoint-resolver.js';
+import { InternalError, NoEndpointsError } from '../../errors.js';
+import { defaultPlan, pickBackend, routeTable } from './route-table.js';
+import type { OutboundLayer } from './types.js';
+
+export interface RouteSource {
+  // undefined: no routes known for the service (yet); the default plan applies.
+  routes(service: ServiceName): ServiceRoutes | undefined;
+  // Called before routes(): lets the source fetch what it does not hold yet.
+  prepare?(service: ServiceName, signal: AbortSignal): Promise<void>;
+}
+
+export function routeLayer(source: RouteSource | undefined, random: () => number = Math.random): OutboundLayer {
+  return (next) => async (req) => {
+    const service = req.service;
+    if (!service) throw new InternalError('outbound/route: no target service was set before routing');
+    if (source?.prepare) await source.prepare(service, req.signal);
+    const routes = source?.routes(service);
+    const headers = req.headers;
+    const plan =
+      (routes && routeTable(routes).select({ method: req.method, path: req.path, header: (name) => headerValue(headers[name]) })) ?? defaultPlan(service);
+    const backend = pickBackend(plan, random());
+    if (!backend) throw new NoEndpointsError(`outbound/route: route ${plan.name} of ${service.name}.${service.namespace} has no backend with a weight above 0`);
+    req.route = plan;
+    req.backend = backend;
+    if (plan.requestTimeoutMs !== null) req.timeoutMs = plan.requestTimeoutMs;
+    return next(req);
+  };
+}
+
+function headerValue(value: string | number | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(',') : String(value);
+}

@@ -1,0 +1,233 @@
+// The layers that trace, count and log requests; every hook is guarded, so telemetry never fails or changes a request.
+import { isMeshError } from '../errors.js';
+import type { AppResponse, InboundLayer, InboundRequest } from '../inbound/http/types.js';
+import type { OutboundLayer, OutboundRequest, UpstreamResponse } from '../outbound/http/types.js';
+import type { Telemetry } from './telemetry.js';
+import { extractContext, type SpanEnd, type SpanHandle } from './tracing.js';
+
+interface Refusal {
+  status: number;
+  error: { code: string; reason: string };
+}
+
+function refusalOf(error: unknown): Refusal {
+  if (isMeshError(error)) return { status: error.status, error: { code: error.code, reason: error.message } };
+  return { status: 500, error: { code: 'MESH_ERR_INTERNAL', reason: error instanceof Error ? error.message : String(error) } };
+}
+
+// The outbound request's span, for the attempt layer below it. The retry layer sends each try as a
+// shallow copy of the request ({ ...req }), so the span is found by the request or by its headers
+// object, which every copy shares.
+const outboundSpans = new WeakMap<object, SpanHandle>();
+
+export function outboundSpanOf(req: OutboundRequest): SpanHandle | undefined {
+  return outboundSpans.get(req) ?? outboundSpans.get(req.headers);
+}
+
+const inboundSpans = new WeakMap<InboundRequest, SpanHandle>();
+
+// For tap and logs further down the inbound stack: the trace this request belongs to.
+export function inboundSpanOf(req: InboundRequest): SpanHandle | undefined {
+  return inboundSpans.get(req);
+}
+
+function peerSource(req: InboundRequest): string {
+  return req.peerId ?? (req.plaintext ? 'plaintext' : 'unauthenticated');
+}
+
+export function inboundTelemetryLayer(t: Telemetry): InboundLayer {
+  const finish = (req: InboundRequest, span: SpanHandle | undefined, started: number, end: SpanEnd): void => {
+    try {
+      const durationMs = performance.now() - started;
+      const source = peerSource(req);
+      if (span !== undefined) {
+        if (span.sampled) {
+          span.set('mesh.peer.identity', req.peerId);
+          span.set('network.transport.secure', !req.plaintext);
+        }
+        span.end(end);
+      }
+      t.metrics.requestCompleted('inbound', source, t.localService, '', end.status, durationMs);
+      t.accessLog?.write({
+        direction: 'inbound',
+        traceId: span?.traceId ?? '',
+        method: req.method,
+        path: req.path,
+        authority: req.authority,
+        status: end.status,
+        durationMs,
+        source,
+        destination: t.localService,
+        route: '',
+        refusal: end.error?.code ?? null,
+      });
+    } catch {
+      t.metrics.telemetryError();
+    }
+  };
+  return (next) => (req) => {
+    const started = performance.now();
+    let span: SpanHandle | undefined;
+    try {
+      span = t.tracing.startServerSpan(req.headers, undefined, req.method);
+      if (span.sampled) {
+        span.set('http.request.method', req.method);
+        span.set('url.path', req.path);
+        span.set('server.address', req.authority);
+      }
+      // The app sees this span as its parent, so its own spans and calls continue the trace.
+      t.tracing.inject(span, req.headers);
+      inboundSpans.set(req, span);
+    } catch {
+      t.metrics.telemetryError();
+    }
+    return next(req).then(
+      (res: AppResponse) => {
+        try {
+          const end: SpanEnd = { status: Number(res.headers[':status']) || 0 };
+          // An accepted upgrade ends the request at the tunnel's opening; the tunnel's lifetime is not a latency.
+          if (res.tunnel !== null || res.body.closed) finish(req, span, started, end);
+          else res.body.once('close', () => finish(req, span, started, end));
+        } catch {
+          t.metrics.telemetryError();
+        }
+        return res;
+      },
+      (error: unknown) => {
+        finish(req, span, started, refusalOf(error));
+        throw error;
+      },
+    );
+  };
+}
+
+export function outboundTelemetryLayer(t: Telemetry): OutboundLayer {
+  const destinationOf = (req: OutboundRequest): string => {
+    const service = req.backend ?? req.service;
+    return service ? t.serviceKey(service.name, service.namespace) : 'unknown';
+  };
+  const finish = (req: OutboundRequest, span: SpanHandle | undefined, started: number, end: SpanEnd): void => {
+    try {
+      const durationMs = performance.now() - started;
+      const destination = destinationOf(req);
+      const route = req.route?.name ?? '';
+      if (span !== undefined) {
+        if (span.sampled) {
+          span.set('mesh.destination.service', destination);
+          if (route !== '') {
+            span.set('http.route', route);
+            span.span.updateName(`${req.method} ${route}`);
+          }
+        }
+        span.end(end);
+      }
+      t.metrics.requestCompleted('outbound', t.spiffeId, destination, route, end.status, durationMs);
+      t.accessLog?.write({
+        direction: 'outbound',
+        traceId: span?.traceId ?? '',
+        method: req.method,
+        path: req.path,
+        authority: req.authority,
+        status: end.status,
+        durationMs,
+        source: t.spiffeId,
+        destination,
+        route,
+        refusal: end.error?.code ?? null,
+      });
+    } catch {
+      t.metrics.telemetryError();
+    }
+  };
+  return (next) => (req) => {
+    const started = performance.now();
+    let span: SpanHandle | undefined;
+    try {
+      // Continues the app's own traceparent when it sent one.
+      span = t.tracing.startOutboundSpan(req.headers, undefined, req.method);
+      if (span.sampled) {
+        span.set('http.request.method', req.method);
+        span.set('url.path', req.path);
+        span.set('server.address', req.authority);
+      }
+      outboundSpans.set(req, span);
+      outboundSpans.set(req.headers, span);
+    } catch {
+      t.metrics.telemetryError();
+    }
+    return next(req).then(
+      (res: UpstreamResponse) => {
+        try {
+          const end: SpanEnd = { status: res.status };
+          if (req.upgrade !== null || res.body.closed) finish(req, span, started, end);
+          else res.body.once('close', () => finish(req, span, started, end));
+        } catch {
+          t.metrics.telemetryError();
+        }
+        return res;
+      },
+      (error: unknown) => {
+        finish(req, span, started, refusalOf(error));
+        throw error;
+      },
+    );
+  };
+}
+
+// "host:port" (or "[v6]:port") of the endpoint's inbound listener, as semconv server.address and server.port.
+function setEndpoint(span: SpanHandle, address: string): void {
+  const colon = address.lastIndexOf(':');
+  if (colon <= 0) return span.set('server.address', address);
+  span.set('server.address', address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'));
+  const port = Number(address.slice(colon + 1));
+  if (Number.isInteger(port)) span.set('server.port', port);
+}
+
+// One CLIENT span per try, so a retried request shows each attempt; it sits right under the retry layer.
+export function attemptTelemetryLayer(t: Telemetry): OutboundLayer {
+  const finish = (req: OutboundRequest, span: SpanHandle, end: SpanEnd): void => {
+    try {
+      if (span.sampled && req.endpoint !== null) {
+        setEndpoint(span, req.endpoint.address);
+        span.set('mesh.peer.identity', req.endpoint.identity);
+      }
+      span.end(end);
+    } catch {
+      t.metrics.telemetryError();
+    }
+  };
+  return (next) => (req) => {
+    let span: SpanHandle | undefined;
+    try {
+      const parent = outboundSpanOf(req);
+      span = t.tracing.startClientSpan(parent ?? extractContext(req.headers), undefined, req.method);
+      if (span.sampled) {
+        span.set('http.request.method', req.method);
+        span.set('url.path', req.path);
+        span.set('mesh.retry.attempt', req.attempt);
+      }
+      // The next sidecar's server span is a child of this try.
+      t.tracing.inject(span, req.headers);
+    } catch {
+      t.metrics.telemetryError();
+    }
+    if (span === undefined) return next(req);
+    const attempt = span;
+    return next(req).then(
+      (res: UpstreamResponse) => {
+        try {
+          const end: SpanEnd = { status: res.status };
+          if (req.upgrade !== null || res.body.closed) finish(req, attempt, end);
+          else res.body.once('close', () => finish(req, attempt, end));
+        } catch {
+          t.metrics.telemetryError();
+        }
+        return res;
+      },
+      (error: unknown) => {
+        finish(req, attempt, refusalOf(error));
+        throw error;
+      },
+    );
+  };
+}

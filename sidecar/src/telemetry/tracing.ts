@@ -1,0 +1,209 @@
+// The sidecar's tracer: explicit server/client spans on the OpenTelemetry SDK, W3C context out, W3C or B3 in, OTLP export.
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  trace,
+  type AttributeValue,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { B3Propagator } from '@opentelemetry/propagator-b3';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace';
+import { BoundedBatchSpanProcessor, DEFAULT_SPAN_BATCH, type SpanBatchOptions } from './span-processor.js';
+
+export type OtlpProtocol = 'http/protobuf' | 'grpc';
+
+export interface OtlpExporterConfig {
+  protocol: OtlpProtocol;
+  // http/protobuf: the collector's base URL (".../v1/traces" is appended unless present); grpc: http://host:port.
+  endpoint: string;
+}
+
+// Jaeger's (and the OpenTelemetry Collector's) OTLP ports.
+export const DEFAULT_OTLP_ENDPOINTS: Record<OtlpProtocol, string> = {
+  'http/protobuf': 'http://127.0.0.1:4318',
+  grpc: 'http://127.0.0.1:4317',
+};
+
+// 1%: head sampling for root traces only; a caller (or app) that sampled is always followed.
+export const DEFAULT_SAMPLING_PERCENT = 1;
+
+export interface TracingConfig {
+  serviceName: string;
+  // The workload's SPIFFE ID, a resource attribute on every span.
+  spiffeId: string;
+  serviceNamespace?: string;
+  instanceId?: string;
+  // undefined: spans are still created (context propagates, access logs carry trace ids) but not exported.
+  exporter: OtlpExporterConfig | undefined;
+  // 0-100, for traces that start here; a sampled parent is always honoured.
+  samplingPercent?: number;
+  batch?: Partial<SpanBatchOptions>;
+}
+
+// How a span ends: the status the caller saw, and the refusal when the mesh answered for the peer.
+export interface SpanEnd {
+  status: number;
+  error?: { code: string; reason: string } | undefined;
+  attrs?: Attributes | undefined;
+}
+
+const w3c = new W3CTraceContextPropagator();
+const b3 = new B3Propagator();
+
+export class SpanHandle {
+  private ended = false;
+  private ctx: Context | undefined;
+
+  constructor(
+    readonly span: Span,
+    private readonly kind: SpanKind,
+  ) {}
+
+  get traceId(): string {
+    return this.span.spanContext().traceId;
+  }
+
+  get sampled(): boolean {
+    return this.span.isRecording();
+  }
+
+  // The context children start from; built once, only when a child or inject asks for it.
+  get context(): Context {
+    return (this.ctx ??= trace.setSpan(ROOT_CONTEXT, this.span));
+  }
+
+  set(name: string, value: AttributeValue | null | undefined): void {
+    if (value !== null && value !== undefined && this.span.isRecording()) this.span.setAttribute(name, value);
+  }
+
+  end(result: SpanEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    const span = this.span;
+    if (!span.isRecording()) {
+      span.end();
+      return;
+    }
+    if (result.status > 0) span.setAttribute('http.response.status_code', result.status);
+    if (result.attrs) span.setAttributes(result.attrs);
+    if (result.error) {
+      span.setAttribute('mesh.refusal.code', result.error.code);
+      span.setAttribute('mesh.refusal.reason', result.error.reason);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.reason });
+    } else if (result.status >= 500) {
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+
+  get spanKind(): SpanKind {
+    return this.kind;
+  }
+}
+
+type HeaderBag = Record<string, string | string[] | number | undefined>;
+
+// W3C first; B3 (single "b3" or multi "x-b3-*" headers) only when there is no valid traceparent.
+export function extractContext(headers: HeaderBag): Context {
+  if (headers['traceparent'] !== undefined) {
+    const ctx = w3c.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    if (trace.getSpanContext(ctx) !== undefined) return ctx;
+  }
+  if (headers['b3'] !== undefined || headers['x-b3-traceid'] !== undefined) return b3.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+  return ROOT_CONTEXT;
+}
+
+function otlpExporter(config: OtlpExporterConfig, timeoutMillis: number): SpanExporter {
+  if (config.protocol === 'grpc') return new OtlpGrpcExporter({ url: config.endpoint, timeoutMillis, concurrencyLimit: 2 });
+  const base = config.endpoint.replace(/\/+$/, '');
+  const url = base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
+  return new OtlpProtoExporter({ url, timeoutMillis, concurrencyLimit: 2 });
+}
+
+export function samplerFor(percent: number): Sampler {
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new RangeError(`tracing: samplingPercent must be 0-100, got ${percent}`);
+  const root = percent >= 100 ? new AlwaysOnSampler() : percent <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(percent / 100);
+  return new ParentBasedSampler({ root });
+}
+
+export class Tracing {
+  private readonly provider: TracerProvider;
+  private readonly tracer: Tracer;
+  private readonly processor: BoundedBatchSpanProcessor | undefined;
+
+  constructor(readonly config: TracingConfig) {
+    const batch = { ...DEFAULT_SPAN_BATCH, ...config.batch };
+    this.processor = config.exporter ? new BoundedBatchSpanProcessor(otlpExporter(config.exporter, batch.exportTimeoutMs), batch) : undefined;
+    const resource: Attributes = { 'service.name': config.serviceName, 'mesh.identity': config.spiffeId };
+    if (config.serviceNamespace !== undefined) resource['service.namespace'] = config.serviceNamespace;
+    if (config.instanceId !== undefined) resource['service.instance.id'] = config.instanceId;
+    // A provider per sidecar, never registered globally: tests run several sidecars in one process.
+    this.provider = new TracerProvider({
+      resource: resourceFromAttributes(resource),
+      sampler: samplerFor(config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT),
+      spanProcessors: this.processor ? [this.processor] : [],
+    });
+    this.tracer = this.provider.getTracer('tsmesh-sidecar');
+  }
+
+  // Spans lost before reaching the collector (queue full, export failed or timed out).
+  get droppedSpans(): number {
+    return this.processor?.dropped ?? 0;
+  }
+
+  get exportedSpans(): number {
+    return this.processor?.exported ?? 0;
+  }
+
+  // An inbound request: continues the caller's context (W3C, else B3), or starts a trace.
+  startServerSpan(headers: HeaderBag, attrs?: Attributes, name = 'inbound'): SpanHandle {
+    return this.start(name, SpanKind.SERVER, extractContext(headers), attrs);
+  }
+
+  // The app's outbound request as a whole: INTERNAL, so span-derived service metrics do not count the app's calls as requests it served.
+  startOutboundSpan(headers: HeaderBag, attrs?: Attributes, name = 'outbound'): SpanHandle {
+    return this.start(name, SpanKind.INTERNAL, extractContext(headers), attrs);
+  }
+
+  // One try of an outbound request, a child of the outbound span.
+  startClientSpan(parent: SpanHandle | Context, attrs?: Attributes, name = 'attempt'): SpanHandle {
+    return this.start(name, SpanKind.CLIENT, parent instanceof SpanHandle ? parent.context : parent, attrs);
+  }
+
+  private start(name: string, kind: SpanKind, parent: Context, attrs: Attributes | undefined): SpanHandle {
+    const span = this.tracer.startSpan(name, { kind }, parent);
+    if (attrs !== undefined && span.isRecording()) span.setAttributes(attrs);
+    return new SpanHandle(span, kind);
+  }
+
+  // Writes traceparent (and tracestate when there is one) so the next hop continues from this span.
+  inject(span: SpanHandle, headersOut: HeaderBag): void {
+    w3c.inject(span.context, headersOut, defaultTextMapSetter);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.provider.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.provider.shutdown();
+  }
+}

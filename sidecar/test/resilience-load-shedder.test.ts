@@ -1,0 +1,40 @@
+// Load shedder: refuses past maxInFlight or past the event-loop delay limit, with a reason; leave is idempotent.
+import { describe, expect, it } from 'vitest';
+import { LoadShedder } from '../src/resilience/load-shedder.js';
+
+describe('LoadShedder', () => {
+  it('refuses beyond maxInFlight and admits again after a leave (once)', () => {
+    const shedder = new LoadShedder({ maxInFlight: 2, maxEventLoopDelayMs: 100, delayProbe: () => 0 });
+    const a = shedder.enter();
+    const b = shedder.enter();
+    expect([a.ok, b.ok]).toEqual([true, true]);
+    expect(shedder.enter()).toEqual({ ok: false, reason: 'sidecar overloaded: 2 requests in flight (limit 2)' });
+    if (a.ok) {
+      a.leave();
+      a.leave();
+    }
+    expect(shedder.inFlight).toBe(1);
+    expect(shedder.enter().ok).toBe(true);
+    expect(shedder.enter().ok).toBe(false);
+  });
+
+  it('refuses while the event loop lags and recovers when it catches up', () => {
+    let delayMs = 250;
+    const shedder = new LoadShedder({ maxInFlight: 100, maxEventLoopDelayMs: 200, delayProbe: () => delayMs });
+    expect(shedder.enter()).toEqual({ ok: false, reason: 'sidecar overloaded: event loop delay 250 ms (limit 200 ms)' });
+    expect(shedder.inFlight).toBe(0);
+    delayMs = 200;
+    expect(shedder.enter().ok).toBe(true);
+  });
+
+  it('runs on the real event-loop monitor and stops it on close', () => {
+    const shedder = new LoadShedder({ maxInFlight: 10, maxEventLoopDelayMs: 10_000, sampleIntervalMs: 10 });
+    expect(shedder.enter().ok).toBe(true);
+    shedder.close();
+    shedder.close();
+  });
+
+  it('rejects nonsense limits', () => {
+    expect(() => new LoadShedder({ maxInFlight: 0, maxEventLoopDelayMs: 10 })).toThrow(/maxInFlight/);
+  });
+});
