@@ -32,7 +32,7 @@ const CRLF = Buffer.from('\r\n');
 const now = () => process.hrtime.bigint();
 let latencies = new Float64Array(Math.ceil(rate * (Number(values.duration) + 5)) + 1024);
 let recorded = 0;
-const stats = { sent: 0, completed: 0, non2xx: 0, errors: 0, reconnects: 0, queuedSends: 0, maxQueue: 0 };
+const stats = { sent: 0, completed: 0, completedMeasured: 0, non2xx: 0, errors: 0, reconnects: 0, queuedSends: 0, maxQueue: 0 };
 let recordFrom = 0n;
 let stopping = false;
 const queue = [];
@@ -42,6 +42,7 @@ const all = new Set();
 function record(startNs, endNs) {
   stats.completed += 1;
   if (startNs < recordFrom) return;
+  stats.completedMeasured += 1;
   if (recorded === latencies.length) {
     const bigger = new Float64Array(latencies.length * 2);
     bigger.set(latencies);
@@ -175,6 +176,7 @@ async function main() {
   recordFrom = t0 + warmupNs;
   const endAt = recordFrom + durationNs;
   let i = 0n;
+  setTimeout(() => process.stdout.write(`${JSON.stringify({ event: 'measuring' })}\n`), Number(warmupNs / 1000000n));
   await new Promise((resolve) => {
     const tick = () => {
       const t = now();

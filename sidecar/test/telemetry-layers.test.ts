@@ -54,7 +54,7 @@ function metric(t: Telemetry, pattern: RegExp): number {
 
 // An upstream answer whose body finishes when the test says so.
 function upstream(status: number): UpstreamResponse {
-  return { status, headers: { ':status': status }, body: new PassThrough() as unknown as ClientHttp2Stream };
+  return { status, headers: { ':status': String(status) }, body: new PassThrough() as unknown as ClientHttp2Stream };
 }
 
 describe('inboundTelemetryLayer', () => {

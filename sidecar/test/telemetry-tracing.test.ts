@@ -99,7 +99,7 @@ describe('context propagation', () => {
     a.inject(client, out);
     expect(out['traceparent']).toBe(`00-${server.traceId}-${client.span.spanContext().spanId}-01`);
 
-    const next = b.startServerSpan(out as Record<string, string>);
+    const next = b.startServerSpan(out);
     expect(next.traceId).toBe(server.traceId);
     expect((next.span as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe(client.span.spanContext().spanId);
   });

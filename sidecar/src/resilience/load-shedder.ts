@@ -10,7 +10,7 @@ export interface LoadShedderOptions {
   delayProbe?: () => number;
 }
 
-export type ShedDecision = { ok: true; leave(): void } | { ok: false; reason: string };
+export type ShedDecision = { ok: true; leave: () => void } | { ok: false; reason: string };
 
 export class LoadShedder {
   private inFlightCount = 0;

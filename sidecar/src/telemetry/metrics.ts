@@ -85,7 +85,7 @@ export class MeshMetrics {
   // Called once per request when its response has finished (or it failed); durationMs is first byte in to last byte out.
   requestCompleted(direction: Direction, source: string, destination: string, route: string, status: number, durationMs: number): void {
     let bySource = this.requests.get(direction);
-    if (bySource === undefined) this.requests.set(direction, (bySource = new Map()));
+    if (bySource === undefined) this.requests.set(direction, (bySource = new Map<string, Level<Level<RequestSeries>>>()));
     let byDestination = bySource.get(source);
     let byRoute = byDestination?.get(destination);
     let series = byRoute?.get(route);
@@ -93,8 +93,8 @@ export class MeshMetrics {
       series = this.newRequestSeries(direction, source, destination, route);
       // The overflow series is never stored under the caller's labels, or the maps themselves would grow without bound.
       if (!series.overflow) {
-        if (byDestination === undefined) bySource.set(source, (byDestination = new Map()));
-        if (byRoute === undefined) byDestination.set(destination, (byRoute = new Map()));
+        if (byDestination === undefined) bySource.set(source, (byDestination = new Map<string, Level<RequestSeries>>()));
+        if (byRoute === undefined) byDestination.set(destination, (byRoute = new Map<string, RequestSeries>()));
         byRoute.set(route, series);
       }
     }

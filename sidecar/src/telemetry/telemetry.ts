@@ -58,7 +58,7 @@ export class Telemetry {
     if (found !== undefined) return found;
     const key = `${name}.${namespace}`;
     if (this.cachedKeys < MAX_CACHED_SERVICE_KEYS) {
-      if (byNamespace === undefined) this.serviceKeys.set(name, (byNamespace = new Map()));
+      if (byNamespace === undefined) this.serviceKeys.set(name, (byNamespace = new Map<string, string>()));
       byNamespace.set(namespace, key);
       this.cachedKeys++;
     }

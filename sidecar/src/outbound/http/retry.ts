@@ -1,6 +1,7 @@
 // Retry layer: tries again on the conditions the route allows, spending from the destination's budget.
 import { constants as h2c } from 'node:http2';
-import { CircuitOpenError, MeshError, NoEndpointsError, PoolOverflowError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, toMeshError, NoRouteError, DiscoveryUnavailableError } from '../../errors.js';
+import type { MeshError} from '../../errors.js';
+import { CircuitOpenError, NoEndpointsError, PoolOverflowError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, toMeshError, NoRouteError, DiscoveryUnavailableError } from '../../errors.js';
 import { serviceKey, type ServiceName } from '../../discovery/endpoint-resolver.js';
 import { DEFAULT_RETRY, type RetryCondition, type RetryPlan } from './route-plan.js';
 import { ReplayableBody, DEFAULT_REPLAY_LIMIT_BYTES } from './replay-body.js';
