@@ -9,6 +9,16 @@ export type ExampleService = (typeof EXAMPLE_SERVICES)[number];
 
 type Handler = (req: http.IncomingMessage, body: string, proxy: string) => Promise<{ status: number; body: unknown }>;
 
+// Apps in a mesh pass the trace context on (as Istio's bookinfo does), so one request is one trace.
+function traceHeaders(req: http.IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = req.headers[name];
+    if (typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
 const caller = (req: http.IncomingMessage): string => String(req.headers['x-mesh-peer-identity'] ?? 'unknown');
 
 const handlers: Record<ExampleService, Handler> = {
@@ -16,15 +26,15 @@ const handlers: Record<ExampleService, Handler> = {
     const url = new URL(req.url ?? '/', 'http://shop');
     if (url.pathname !== '/buy') return { status: 200, body: { service: 'shop', try: '/buy?item=teapot' } };
     const item = url.searchParams.get('item') ?? 'teapot';
-    const order = await callThroughProxy(proxy, `http://orders.${EXAMPLE_NAMESPACE}/orders`, { body: { item, quantity: 1 } });
+    const order = await callThroughProxy(proxy, `http://orders.${EXAMPLE_NAMESPACE}/orders`, { body: { item, quantity: 1 }, headers: traceHeaders(req) });
     return { status: order.status === 201 ? 200 : 502, body: { service: 'shop', caller: caller(req), order: safeJson(order.body), upstreamStatus: order.status } };
   },
   async orders(req, body, proxy) {
     if (req.method !== 'POST') return { status: 405, body: { error: 'POST /orders' } };
     const request = safeJson(body) as { item?: string; quantity?: number };
     const [payment, reservation] = await Promise.all([
-      callThroughProxy(proxy, `http://payments.${EXAMPLE_NAMESPACE}/charge`, { body: { amount: 12.5, item: request.item } }),
-      callThroughProxy(proxy, `http://inventory.${EXAMPLE_NAMESPACE}/reserve`, { body: { item: request.item, quantity: request.quantity ?? 1 } }),
+      callThroughProxy(proxy, `http://payments.${EXAMPLE_NAMESPACE}/charge`, { body: { amount: 12.5, item: request.item }, headers: traceHeaders(req) }),
+      callThroughProxy(proxy, `http://inventory.${EXAMPLE_NAMESPACE}/reserve`, { body: { item: request.item, quantity: request.quantity ?? 1 }, headers: traceHeaders(req) }),
     ]);
     const okay = payment.status === 200 && reservation.status === 200;
     return { status: okay ? 201 : 502, body: { service: 'orders', caller: caller(req), orderId: randomUUID(), payment: safeJson(payment.body), reservation: safeJson(reservation.body) } };

@@ -24,6 +24,11 @@ export interface SidecarConfig {
   advertiseAddress: string | undefined;
   defaultTimeoutMs: number;
   certTtlMs: number;
+  maxInFlight: number;
+  maxEventLoopDelayMs: number;
+  otlp: { protocol: 'http/protobuf' | 'grpc'; endpoint: string } | undefined;
+  traceSamplingPercent: number;
+  accessLog: 'stderr' | { path: string } | undefined;
 }
 
 export const SIDECAR_USAGE = `mesh-sidecar: the tsmesh proxy that runs beside one service instance.
@@ -50,6 +55,15 @@ Listeners:
   --admin-port PORT          /ready /live /certs /config_dump                       [default: 15000]
   --advertise-address H:P    the inbound address other sidecars dial                [default: --bind:inbound port]
   --default-timeout DURATION request timeout until routes set one                  [default: 15s]
+
+Overload and telemetry:
+  --max-inflight N           shed inbound requests (503) beyond this many in flight [default: 10000]
+  --max-event-loop-delay D   shed while the event loop lags more than this          [default: 1s]
+  --otlp-endpoint URL        export spans with OTLP (e.g. http://127.0.0.1:4318/v1/traces, or
+                             127.0.0.1:4317 with --otlp-protocol grpc); omit to export nothing
+  --otlp-protocol P          http/protobuf or grpc                                  [default: http/protobuf]
+  --trace-sampling PERCENT   share of new traces sampled; a sampled caller is always followed [default: 1]
+  --access-log stderr|FILE   a JSON line per request (off by default)
 `;
 
 function parsePort(value: string | undefined, flag: string, fallback: number | undefined): Result<number | undefined, string> {
@@ -66,7 +80,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout'].map((name) => [name, { type: 'string' as const }]),
+        ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log'].map((name) => [name, { type: 'string' as const }]),
       ),
     });
   } catch (error) {
@@ -114,6 +128,16 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
   if (advertise !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(advertise)) {
     return err(`--advertise-address: "${advertise}" must be host:port`);
   }
+  const maxInFlight = Number(get('max-inflight') ?? '10000');
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) return err(`--max-inflight: "${get('max-inflight')}" must be a whole number >= 1`);
+  const loopDelay = parseDuration(get('max-event-loop-delay') ?? '1s', '--max-event-loop-delay');
+  if (!loopDelay.ok) return loopDelay;
+  const otlpProtocol = get('otlp-protocol') ?? 'http/protobuf';
+  if (otlpProtocol !== 'http/protobuf' && otlpProtocol !== 'grpc') return err(`--otlp-protocol: "${otlpProtocol}" must be http/protobuf or grpc`);
+  const otlpEndpoint = get('otlp-endpoint');
+  const sampling = Number(get('trace-sampling') ?? '1');
+  if (!Number.isFinite(sampling) || sampling < 0 || sampling > 100) return err(`--trace-sampling: "${get('trace-sampling')}" must be a percentage between 0 and 100`);
+  const accessLog = get('access-log');
   const spiffeId = formatSpiffeId({ trustDomain, namespace, serviceAccount });
   return ok({
     service,
@@ -135,5 +159,10 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
     advertiseAddress: advertise,
     defaultTimeoutMs: timeout.value,
     certTtlMs: certTtl.value,
+    maxInFlight,
+    maxEventLoopDelayMs: loopDelay.value,
+    otlp: otlpEndpoint ? { protocol: otlpProtocol, endpoint: otlpEndpoint } : undefined,
+    traceSamplingPercent: sampling,
+    accessLog: accessLog === undefined ? undefined : accessLog === 'stderr' ? 'stderr' : { path: accessLog },
   });
 }

@@ -9,6 +9,10 @@ import { Backoff } from './discovery/backoff.js';
 import { startInboundListener } from './inbound/listener.js';
 import { startOutboundListener } from './outbound/listener.js';
 import { startAdminServer } from './admin/server.js';
+import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import { METRICS_CONTENT_TYPE } from './telemetry/metrics.js';
+import { attemptTelemetryLayer, inboundTelemetryLayer, outboundTelemetryLayer } from './telemetry/layers.js';
+import type { Destinations } from './outbound/destinations.js';
 
 export interface RunningSidecar {
   inboundPort: number | undefined;
@@ -16,6 +20,7 @@ export interface RunningSidecar {
   adminPort: number;
   tls: MutableTlsMaterialSource;
   discovery: DiscoveryClient;
+  telemetry: Telemetry;
   stop(): Promise<void>;
 }
 
@@ -30,8 +35,16 @@ function isFatalBootstrapError(message: string): boolean {
 
 export async function startSidecar(config: SidecarConfig, logger: Logger = createLogger(`sidecar.${config.service}`)): Promise<RunningSidecar> {
   // Filled in as start-up proceeds; the admin endpoint reports readiness from it meanwhile.
-  const parts: { tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator } = {};
+  const parts: { tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator; destinations?: Destinations } = {};
   const closers: Array<() => Promise<void>> = [];
+  const telemetry = createTelemetry({
+    service: { name: config.service, namespace: config.namespace },
+    spiffeId: config.spiffeId,
+    instanceId: config.nodeId,
+    tracing: { exporter: config.otlp, samplingPercent: config.traceSamplingPercent },
+    accessLog: config.accessLog ? { destination: config.accessLog } : undefined,
+  });
+  closers.push(() => telemetry.close());
   const stop = async (): Promise<void> => {
     parts.rotator?.stop();
     parts.discovery?.stop();
@@ -48,6 +61,8 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
       return { ready: true, reason: 'ready' };
     },
     configDump: () => ({ node: { id: config.nodeId, service: config.service, namespace: config.namespace, spiffeId: config.spiffeId }, discovery: parts.discovery?.snapshot() }),
+    metrics: () => ({ contentType: METRICS_CONTENT_TYPE, body: telemetry.metrics.render() }),
+    stats: () => ({ destinations: parts.destinations?.snapshot() ?? {} }),
   });
   closers.push(() => admin.close());
 
@@ -65,6 +80,8 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     if (result.ok) {
       tls = new MutableTlsMaterialSource(result.value);
       parts.tls = tls;
+      telemetry.metrics.certificateExpiry(result.value.notAfter);
+      tls.onChange((material) => telemetry.metrics.certificateExpiry(material.notAfter));
       logger.info('workload certificate issued', { spiffeId: config.spiffeId, notAfter: result.value.notAfter.toISOString() });
       break;
     }
@@ -91,7 +108,24 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
   const policies = { current: () => parts.discovery?.inboundPolicy() };
   let inboundPort: number | undefined;
   if (config.appPort !== undefined) {
-    const inbound = await startInboundListener({ host: config.bindHost, port: config.inboundPort, appHost: config.appHost, appPort: config.appPort, tls, trustDomain: config.trustDomain, policies, logger: logger.child('inbound') });
+    const inbound = await startInboundListener({
+      host: config.bindHost,
+      port: config.inboundPort,
+      appHost: config.appHost,
+      appPort: config.appPort,
+      tls,
+      trustDomain: config.trustDomain,
+      policies,
+      maxInFlight: config.maxInFlight,
+      maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+      observer: inboundTelemetryLayer(telemetry),
+      events: {
+        rateLimited: () => telemetry.metrics.rateLimitedFor('inbound'),
+        shed: () => telemetry.metrics.loadShedOne(),
+        handshake: (result) => telemetry.metrics.tlsHandshake('inbound', result),
+      },
+      logger: logger.child('inbound'),
+    });
     inboundPort = inbound.address.port;
     closers.push(() => inbound.close());
   }
@@ -112,7 +146,27 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
   });
   parts.discovery = discovery;
   discovery.start();
-  const outbound = await startOutboundListener({ host: config.bindHost, port: config.outboundPort, localNamespace: config.namespace, resolver: discovery, tls, defaultTimeoutMs: config.defaultTimeoutMs, logger: logger.child('outbound') });
+  const outbound = await startOutboundListener({
+    host: config.bindHost,
+    port: config.outboundPort,
+    localNamespace: config.namespace,
+    resolver: discovery,
+    routes: discovery,
+    tls,
+    defaultTimeoutMs: config.defaultTimeoutMs,
+    requestObserver: outboundTelemetryLayer(telemetry),
+    attemptObserver: attemptTelemetryLayer(telemetry),
+    onHandshake: (result) => telemetry.metrics.tlsHandshake('outbound', result),
+    events: {
+      retry: (destination) => telemetry.metrics.retry(destination),
+      budgetExhausted: (destination) => telemetry.metrics.retryBudgetExhaustedFor(destination),
+      poolOverflow: (destination) => telemetry.metrics.poolSaturatedFor(destination),
+      ejection: (destination) => telemetry.metrics.outlierEjected(destination),
+      circuitState: (destination, state) => telemetry.metrics.circuitState(destination, state),
+    },
+    logger: logger.child('outbound'),
+  });
+  parts.destinations = outbound.destinations;
   closers.push(() => outbound.close());
-  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, stop };
+  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, telemetry, stop };
 }

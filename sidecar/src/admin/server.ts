@@ -9,6 +9,8 @@ export interface AdminState {
   ready: () => { ready: boolean; reason: string };
   configDump: () => unknown;
   rotations: () => number;
+  metrics: () => { contentType: string; body: string };
+  stats: () => unknown;
 }
 
 export async function startAdminServer(host: string, port: number, state: AdminState): Promise<{ port: number; close(): Promise<void> }> {
@@ -37,8 +39,16 @@ export async function startAdminServer(host: string, port: number, state: AdminS
       }
       case '/config_dump':
         return send(200, state.configDump());
+      case '/metrics': {
+        const metrics = state.metrics();
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(metrics.body);
+        return;
+      }
+      case '/stats':
+        return send(200, state.stats());
       default:
-        return send(404, 'try /ready, /live, /certs or /config_dump\n');
+        return send(404, 'try /ready, /live, /metrics, /stats, /certs or /config_dump\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

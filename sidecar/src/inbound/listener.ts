@@ -29,6 +29,7 @@ export interface InboundListenerOptions {
   maxInFlight?: number;
   maxEventLoopDelayMs?: number;
   observer?: InboundLayer;
+  events?: { rateLimited?: () => void; shed?: () => void; handshake?: (result: 'success' | 'handshake_error' | 'identity_rejected') => void };
   logger?: Logger;
 }
 
@@ -45,6 +46,8 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     policies: options.policies,
     shedder,
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.events?.rateLimited ? { onRateLimited: options.events.rateLimited } : {}),
+    ...(options.events?.shed ? { onShed: options.events.shed } : {}),
   });
   const server = createSecureServer({
     ...secureContextOptions(options.tls.current()),
@@ -65,6 +68,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     const socket = session.socket as TLSSocket;
     const cert = socket.getPeerCertificate();
     const peer = checkPeer(cert, options.trustDomain);
+    options.events?.handshake?.(peer.ok ? 'success' : 'identity_rejected');
     peers.set(session, peer);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
@@ -76,6 +80,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     serveStream(handler, stream, headers, peer, tunnels, logger);
   });
   server.on('tlsClientError', (error: Error & { code?: string }) => {
+    options.events?.handshake?.('handshake_error');
     const plaintextHttp = error.code === 'ERR_SSL_HTTP_REQUEST';
     logger.debug(plaintextHttp ? 'plaintext HTTP refused: this port takes only mTLS (MeshConfig mtls.mode STRICT)' : 'peer refused at TLS handshake', { error: error.message });
   });

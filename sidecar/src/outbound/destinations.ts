@@ -9,6 +9,15 @@ import { Bulkhead } from '../resilience/bulkhead.js';
 import { RetryBudget } from '../resilience/retry-budget.js';
 import type { RouteSource } from './http/route.js';
 
+// Where per-destination events go (metrics); every hook is optional.
+export interface OutboundEvents {
+  retry?(destination: string): void;
+  budgetExhausted?(destination: string): void;
+  poolOverflow?(destination: string): void;
+  ejection?(destination: string): void;
+  circuitState?(destination: string, state: 'closed' | 'open' | 'half-open'): void;
+}
+
 export interface Destination {
   key: string;
   balancer: LoadBalancer;
@@ -60,7 +69,10 @@ function build(key: string, spec: DestinationPolicySpec | undefined, previous: D
 export class Destinations {
   private readonly entries = new Map<string, { destination: Destination; fingerprint: string }>();
 
-  constructor(private readonly routes: RouteSource | undefined) {}
+  constructor(
+    private readonly routes: RouteSource | undefined,
+    readonly events: OutboundEvents = {},
+  ) {}
 
   // Reads the live DestinationPolicy each time: a pushed change takes effect on the next request.
   get(service: ServiceName): Destination {

@@ -10,7 +10,7 @@ import { SessionPool } from '../transport/pool.js';
 import { proxyHttp1 } from './h1-proxy.js';
 import { buildOutboundStack } from './stack.js';
 import { proxyUpgrade } from './websocket.js';
-import { Destinations } from './destinations.js';
+import { Destinations, type OutboundEvents } from './destinations.js';
 import type { RouteSource } from './http/route.js';
 import type { OutboundLayer } from './http/types.js';
 
@@ -25,6 +25,8 @@ export interface OutboundListenerOptions {
   tls: TlsMaterialSource;
   requestObserver?: OutboundLayer;
   attemptObserver?: OutboundLayer;
+  events?: OutboundEvents;
+  onHandshake?: (result: 'success' | 'handshake_error') => void;
   // Overall timeout per request until routes configure one.
   defaultTimeoutMs?: number;
   logger?: Logger;
@@ -40,8 +42,8 @@ export const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
 
 export async function startOutboundListener(options: OutboundListenerOptions): Promise<OutboundListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.outbound');
-  const pool = new SessionPool({ tls: options.tls, logger });
-  const destinations = new Destinations(options.routes);
+  const pool = new SessionPool({ tls: options.tls, logger, ...(options.onHandshake ? { onHandshake: options.onHandshake } : {}) });
+  const destinations = new Destinations(options.routes, options.events);
   const handler = buildOutboundStack({
     localNamespace: options.localNamespace,
     resolver: options.resolver,

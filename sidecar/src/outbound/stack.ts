@@ -32,10 +32,10 @@ const passThrough: OutboundLayer = (next) => next;
 export function buildOutboundStack(options: OutboundStackOptions): OutboundHandler {
   const { destinations } = options;
   return compose<OutboundRequest, UpstreamResponse>(
+    // Telemetry outermost: it sees the request as the app made it, and every refusal below, a bad Host included.
+    options.requestObserver ?? passThrough,
     // First: everything below needs to know which service, and a bad Host is the app's mistake (400), not the mesh's.
     targetLayer(options.localNamespace),
-    // Telemetry sees the request as the app made it, and every refusal below.
-    options.requestObserver ?? passThrough,
     // Route: matches set the backend and the policy (timeouts, retries, faults) every layer below reads.
     routeLayer(options.routes),
     // Faults stand in for the service, so they come before any real work and inside the route's decision.
@@ -45,8 +45,16 @@ export function buildOutboundStack(options: OutboundStackOptions): OutboundHandl
     // Retries inside the deadline, spending from the destination's budget; each try picks an endpoint afresh.
     retryLayer({
       budget: (service) => destinations.get(service).budget,
-      onRetry: (key) => void (destinations.getByKey(key) && destinations.getByKey(key)!.counters.retries++),
-      onBudgetExhausted: (key) => void (destinations.getByKey(key) && destinations.getByKey(key)!.counters.budgetExhausted++),
+      onRetry: (key) => {
+        const destination = destinations.getByKey(key);
+        if (destination) destination.counters.retries++;
+        destinations.events.retry?.(key);
+      },
+      onBudgetExhausted: (key) => {
+        const destination = destinations.getByKey(key);
+        if (destination) destination.counters.budgetExhausted++;
+        destinations.events.budgetExhausted?.(key);
+      },
     }),
     // One span per try, so a retried request shows each attempt.
     options.attemptObserver ?? passThrough,

@@ -12,6 +12,7 @@ export interface SessionPoolOptions {
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
   logger: Logger;
+  onHandshake?: (result: 'success' | 'handshake_error') => void;
 }
 
 // How far a connection got decides what a failure means: refused, handshake, or a drop after it.
@@ -119,6 +120,7 @@ export class SessionPool {
       }, this.connectTimeoutMs);
       const fail = (error: unknown): void => {
         clearTimeout(timer);
+        if (stage !== 'tcp') this.options.onHandshake?.('handshake_error');
         if (this.entries.get(key) === entry) this.entries.delete(key);
         reject(classifyConnectError(error, stage, address, identity));
       };
@@ -130,6 +132,7 @@ export class SessionPool {
         session.off('error', fail);
         session.off('close', closedEarly);
         entry.ready = true;
+        this.options.onHandshake?.('success');
         resolve(session);
       });
     });

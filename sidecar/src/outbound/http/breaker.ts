@@ -24,12 +24,21 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
       destination.counters.breakerRejected++;
       throw new CircuitOpenError(`outbound/breaker: the circuit to ${serviceKey(backend)} is open after repeated failures; next probe in ${Math.ceil(admission.retryAfterMs)} ms`);
     }
+    const stateBefore = destination.breaker.state;
+    const wasEjected = destination.outliers.isEjected(endpoint.address);
+    // State changes become events (metrics) once, where they happen.
+    const report = (): void => {
+      const events = destinations.events;
+      if (destination.breaker.state !== stateBefore) events.circuitState?.(destination.key, destination.breaker.state);
+      if (!wasEjected && destination.outliers.isEjected(endpoint.address)) events.ejection?.(destination.key);
+    };
     try {
       const response = await next(req);
       const failed = isGatewayError(response.status);
       destination.outliers.record(endpoint.address, failed ? 'gateway-error' : 'success');
       if (failed) destination.breaker.onFailure();
       else destination.breaker.onSuccess();
+      report();
       return response;
     } catch (error) {
       if (isEndpointFailure(error)) {
@@ -39,6 +48,7 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
         // A refusal below (pool overflow) is not the destination failing.
         destination.breaker.onSuccess();
       }
+      report();
       throw error;
     }
   };

@@ -15,6 +15,7 @@ export function bulkheadLayer(destinations: Destinations): OutboundLayer {
     if (!admitted.ok) {
       if (req.signal.aborted) throw cancelReason(req);
       destination.counters.poolOverflow++;
+      destinations.events.poolOverflow?.(destination.key);
       throw new PoolOverflowError(`outbound/pool: ${serviceKey(backend)} is at its limit (${bulkhead.active} in flight, ${bulkhead.pending} waiting): ${admitted.error.message}`);
     }
     const release = admitted.value;
