@@ -36,10 +36,13 @@ export interface InboundListenerOptions {
 // The first byte of every TLS connection is a handshake record (0x16); anything else is plaintext.
 const TLS_HANDSHAKE = 0x16;
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
+const APP_IDLE_TIMEOUT_MS = 4_000;
 
 export async function startInboundListener(options: InboundListenerOptions): Promise<ListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.inbound');
-  const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+  // Idle app connections are dropped after 4 s, below Node's default 5 s server keep-alive: the app
+  // never closes a connection we are about to reuse, so a keep-alive race never surfaces as a 502.
+  const agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: APP_IDLE_TIMEOUT_MS });
   const shedder = new LoadShedder({ maxInFlight: options.maxInFlight ?? 10_000, maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000 });
   const handler = buildInboundStack({
     app: { host: options.appHost, port: options.appPort, agent },

@@ -55,7 +55,7 @@ function build(key: string, spec: DestinationPolicySpec | undefined, previous: D
     }),
     bulkhead:
       pool?.maxConcurrentRequests !== undefined
-        ? new Bulkhead({ maxConcurrent: pool.maxConcurrentRequests, maxPending: pool.maxPendingRequests ?? 0, ...(pool.connectTimeout ? { pendingTimeoutMs: durationMs(pool.connectTimeout) } : {}) })
+        ? new Bulkhead({ maxConcurrent: pool.maxConcurrentRequests, maxPending: pool.maxPendingRequests ?? 0 })
         : null,
     budget: new RetryBudget({
       ...(rb?.percent !== undefined ? { retryPercent: rb.percent } : {}),
