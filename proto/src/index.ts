@@ -78,3 +78,21 @@ export type { GetResourcesResponse__Output } from './generated/tsmesh/admin/v1/G
 export type { HistoryResponse__Output } from './generated/tsmesh/admin/v1/HistoryResponse.js';
 export type { HistoryEntry } from './generated/tsmesh/admin/v1/HistoryEntry.js';
 export { decodeInboundPolicy, decodeServiceRoutes, type InboundPolicy, type ServiceRoutes } from './resources/index.js';
+export {
+  authorize,
+  pathMatches,
+  routeTable,
+  defaultPlan,
+  pickBackend,
+  DEFAULT_RETRY,
+  type AuthzRequest,
+  type AuthzDecision,
+  type RouteTable,
+  type RequestView,
+  type RetryCondition,
+  type RetryPlan,
+  type FaultPlan,
+  type WeightedBackend,
+  type RoutePlan,
+  type ServiceRef,
+} from './policy/index.js';

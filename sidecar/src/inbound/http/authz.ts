@@ -1,6 +1,6 @@
 // Authz layer: every request is checked against the AuthorizationPolicies of this service by the verified caller.
 import type { InboundPolicy } from '@tsmesh/proto';
-import { authorize } from '../../policy/authorization.js';
+import { authorize } from '@tsmesh/proto';
 import { ForbiddenError, MtlsRequiredError, PolicyPendingError } from '../../errors.js';
 import type { InboundLayer } from './types.js';
 

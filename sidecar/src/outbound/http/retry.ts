@@ -3,7 +3,7 @@ import { constants as h2c } from 'node:http2';
 import type { MeshError} from '../../errors.js';
 import { CircuitOpenError, NoEndpointsError, PoolOverflowError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, toMeshError, NoRouteError, DiscoveryUnavailableError } from '../../errors.js';
 import { serviceKey, type ServiceName } from '../../discovery/endpoint-resolver.js';
-import { DEFAULT_RETRY, type RetryCondition, type RetryPlan } from './route-plan.js';
+import { DEFAULT_RETRY, type RetryCondition, type RetryPlan } from '@tsmesh/proto';
 import { ReplayableBody, DEFAULT_REPLAY_LIMIT_BYTES } from './replay-body.js';
 import { cancelReason, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
 

@@ -2,7 +2,7 @@
 import type { ServiceRoutes } from '@tsmesh/proto';
 import type { ServiceName } from '../../discovery/endpoint-resolver.js';
 import { InternalError, NoEndpointsError } from '../../errors.js';
-import { defaultPlan, pickBackend, routeTable } from './route-table.js';
+import { defaultPlan, pickBackend, routeTable } from '@tsmesh/proto';
 import type { OutboundLayer } from './types.js';
 
 export interface RouteSource {

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
-import type { RoutePlan } from './route-plan.js';
+import type { RoutePlan } from '@tsmesh/proto';
 import type { Handler, Layer } from '../../pipeline/layer.js';
 import { InternalError, MeshError } from '../../errors.js';
 

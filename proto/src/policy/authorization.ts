@@ -1,5 +1,6 @@
 // Decides whether a verified caller may make a request, from AuthorizationPolicies (Istio's semantics).
-import type { AuthorizationPolicyResource, AuthorizationPolicySpec, MeshConfigResource } from '@tsmesh/proto';
+import type { AuthorizationPolicyResource, MeshConfigResource } from '../resources/validate.js';
+import type { AuthorizationPolicySpec } from '../resources/authorization-policy.js';
 
 export interface AuthzRequest {
   // The caller's verified SPIFFE ID; undefined for plaintext (PERMISSIVE mode).

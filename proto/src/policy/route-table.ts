@@ -1,7 +1,8 @@
 // Compiles a service's HTTPRoutes into an ordered table of matchers, most specific first (Gateway API order).
-import { durationMs, type HTTPRouteResource, type ServiceRoutes } from '@tsmesh/proto';
-import type { ServiceName } from '../../discovery/endpoint-resolver.js';
-import { DEFAULT_RETRY, type FaultPlan, type RetryCondition, type RetryPlan, type RoutePlan } from './route-plan.js';
+import { durationMs } from '../resources/common.js';
+import type { HTTPRouteResource } from '../resources/validate.js';
+import type { ServiceRoutes } from '../resources/pushed.js';
+import { DEFAULT_RETRY, type FaultPlan, type RetryCondition, type RetryPlan, type RoutePlan, type ServiceRef } from './route-plan.js';
 
 type Rule = HTTPRouteResource['spec']['rules'][number];
 type Match = NonNullable<Rule['matches']>[number];
@@ -92,7 +93,7 @@ function faultPlan(rule: Rule): FaultPlan | null {
   };
 }
 
-function planFor(route: HTTPRouteResource, rule: Rule, index: number, self: ServiceName): RoutePlan {
+function planFor(route: HTTPRouteResource, rule: Rule, index: number, self: ServiceRef): RoutePlan {
   const perTry = rule.timeouts?.perTry ?? rule.retries?.perTryTimeout;
   return {
     name: `${route.metadata.namespace}/${route.metadata.name}#${rule.name ?? index}`,
@@ -104,7 +105,7 @@ function planFor(route: HTTPRouteResource, rule: Rule, index: number, self: Serv
   };
 }
 
-export function defaultPlan(service: ServiceName): RoutePlan {
+export function defaultPlan(service: ServiceRef): RoutePlan {
   return { name: 'default', backends: [{ service, weight: 1 }], requestTimeoutMs: null, perTryTimeoutMs: null, retry: DEFAULT_RETRY, fault: null };
 }
 
@@ -122,7 +123,7 @@ const tables = new WeakMap<ServiceRoutes, RouteTable>();
 export function routeTable(routes: ServiceRoutes): RouteTable {
   const cached = tables.get(routes);
   if (cached) return cached;
-  const self: ServiceName = { name: routes.service, namespace: routes.namespace };
+  const self: ServiceRef = { name: routes.service, namespace: routes.namespace };
   const entries: CompiledMatch[] = [];
   let order = 0;
   const sorted = [...routes.httpRoutes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -139,7 +140,7 @@ export function routeTable(routes: ServiceRoutes): RouteTable {
 }
 
 // Weighted choice: `draw` in [0, 1).
-export function pickBackend(plan: RoutePlan, draw: number): ServiceName | undefined {
+export function pickBackend(plan: RoutePlan, draw: number): ServiceRef | undefined {
   const total = plan.backends.reduce((sum, b) => sum + b.weight, 0);
   let point = draw * total;
   for (const backend of plan.backends) {

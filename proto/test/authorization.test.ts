@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { API_VERSION, type AuthorizationPolicyResource, type AuthorizationPolicySpec, type MeshConfigResource } from '@tsmesh/proto';
-import { authorize, pathMatches, type AuthzRequest } from '../src/policy/authorization.js';
+import { authorize, pathMatches, type AuthzRequest } from '@tsmesh/proto';
 
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 const WEB = 'spiffe://cluster.local/ns/web/sa/frontend';

@@ -1,5 +1,9 @@
 // What the route layer decides for a request: which rule matched, and the policy the lower layers enforce.
-import type { ServiceName } from '../../discovery/endpoint-resolver.js';
+// A service by name and namespace (the sidecar's ServiceRef has the same shape).
+export interface ServiceRef {
+  name: string;
+  namespace: string;
+}
 
 export type RetryCondition = 'connect-failure' | 'refused-stream' | 'reset' | 'gateway-error' | '5xx' | number;
 
@@ -18,7 +22,7 @@ export interface FaultPlan {
 }
 
 export interface WeightedBackend {
-  service: ServiceName;
+  service: ServiceRef;
   weight: number;
 }
 
