@@ -114,10 +114,12 @@ const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().sli
 
 // Cleanup on every way out.
 let cleaning;
+let interrupted = false;
 const cleanup = () => (cleaning ??= stopAll());
 process.on('exit', killAllSync);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
+    interrupted = true;
     log(`${signal}: stopping everything`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -518,6 +520,7 @@ main()
     process.exit(0);
   })
   .catch(async (error) => {
+    if (interrupted) return;
     log(`failed: ${error.stack ?? error}`);
     await cleanup();
     process.exit(1);

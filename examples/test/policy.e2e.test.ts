@@ -180,3 +180,25 @@ spec:
     expect(check.code, check.stdout).toBe(0);
   }, 30_000);
 });
+
+describe('meshctl proxy-config and explain', () => {
+  it('shows what a sidecar was sent, and predicts allow, deny and no-endpoints with the reason', async () => {
+    expect((await charge()).status).toBe(200);
+    const config = JSON.parse((await meshctl('proxy-config', 'payments.demo', '-o', 'json')).stdout) as { identity: string; inboundPolicy: { service: string } };
+    expect(config).toMatchObject({ identity: 'spiffe://cluster.local/ns/demo/sa/payments', inboundPolicy: { service: 'payments' } });
+    const loadgenConfig = JSON.parse((await meshctl('proxy-config', 'loadgen.demo', '-o', 'json')).stdout) as { endpoints: Record<string, unknown[]> };
+    expect(loadgenConfig.endpoints['payments.demo']).toHaveLength(1);
+    const allowed = await meshctl('explain', 'loadgen.demo', 'payments.demo', '/charge', '-X', 'POST');
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0);
+    expect(allowed.stdout).toContain('Verdict: would be forwarded');
+    expect((await meshctl('apply', '-f', manifest('deny3.yaml', DENY_LOADGEN))).code).toBe(0);
+    const denied = await meshctl('explain', 'loadgen.demo', 'payments.demo', '/charge', '-X', 'POST');
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toContain('Verdict: REFUSED with 403 MESH_ERR_FORBIDDEN: denied by AuthorizationPolicy demo/deny-loadgen');
+    // The prediction matches what the sidecar does.
+    await eventually('403 enforced', async () => ((await charge()).status === 403 ? true : undefined));
+    expect((await meshctl('delete', '-f', join(dataDir, 'deny3.yaml'))).code).toBe(0);
+    const nowhere = await meshctl('explain', 'loadgen.demo', 'ledger.demo');
+    expect(nowhere.stdout).toContain('503 MESH_ERR_NO_ENDPOINTS');
+  }, 30_000);
+});

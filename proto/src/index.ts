@@ -96,3 +96,4 @@ export {
   type RoutePlan,
   type ServiceRef,
 } from './policy/index.js';
+export { decodeExportTraceServiceRequest, type DecodedSpan, type DecodedLink, type SpanKindName } from './otlp/decode.js';

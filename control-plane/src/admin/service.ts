@@ -3,6 +3,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers, Logger } from '@tsmesh/proto';
 import { authorizeAdmin, serviceError } from './authorize.js';
 import { createConfigHandlers } from './config-service.js';
+import { createProxyConfigHandler } from './proxy-config.js';
+import type { ConfigView } from '../discovery/config-view.js';
+import type { EndpointRegistry } from '../discovery/registry.js';
 import type { ConfigStore } from '../store/index.js';
 import type { JoinTokens } from '../tokens/index.js';
 import type { ProxyTracker } from '../discovery/proxy-tracker.js';
@@ -12,12 +15,15 @@ export interface AdminContext {
   tokens: JoinTokens;
   tracker: ProxyTracker;
   store: ConfigStore;
+  config: ConfigView;
+  registry: EndpointRegistry;
   logger: Logger;
 }
 
 export function createAdminHandlers(ctx: AdminContext): AdminHandlers {
   return {
     ...createConfigHandlers({ trustDomain: ctx.trustDomain, store: ctx.store, logger: ctx.logger }),
+    GetProxyConfig: createProxyConfigHandler(ctx),
     CreateJoinToken(call, callback) {
       const auth = authorizeAdmin(call, ctx.trustDomain);
       if (!auth.ok) return callback(auth.error);

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readMeshctlConfig, defaultConfigPath } from '../cli/client-config.js';
 import { AdminClient, AdminApiError } from '../cli/admin-client.js';
 import { commands, EXIT, UsageError, type Io, type Options } from '../cli/commands.js';
+import { explainCommand, proxyConfigCommand } from '../cli/commands-inspect.js';
 
 const USAGE = `meshctl: manage a tsmesh mesh.
 
@@ -24,6 +25,10 @@ Configuration:
 Proxies and identity:
   proxy-status [-o table|json|yaml]         every sidecar: identity, versions ACKed, SYNCED / STALE / NACKED
   token create --namespace NS --service-account SA [--ttl 10m] [--uses 1] [-o text|json]
+  proxy-config NODE|SERVICE.NS [-o yaml|json]  what the control plane sent one sidecar: routes, policies, endpoints
+  explain SOURCE DESTINATION [PATH] [-X METHOD] [-H name=value]
+                                            which route, policies and endpoints a request would meet, and
+                                            whether it would be allowed (exit 1 when it would be refused)
   check                                     control plane reachable, CA and admin cert valid, proxies synced
   version
 
@@ -59,6 +64,8 @@ try {
       uses: { type: 'string' },
       limit: { type: 'string' },
       validate: { type: 'string' },
+      method: { type: 'string', short: 'X' },
+      header: { type: 'string', short: 'H', multiple: true },
     },
   });
 } catch (error) {
@@ -100,6 +107,10 @@ async function dispatch(): Promise<number> {
       return commands.token(client, io, options, args[0]);
     case 'proxy-status':
       return commands.proxyStatus(client, io, options);
+    case 'proxy-config':
+      return proxyConfigCommand(client, io, options, args[0]);
+    case 'explain':
+      return explainCommand(client, io, { ...options, method: v.method, header: v.header }, args[0], args[1], args[2]);
     case 'check':
       return commands.check(client, io, options, config.ok ? config.value : (undefined as never));
     default:

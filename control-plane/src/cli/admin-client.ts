@@ -61,6 +61,10 @@ export class AdminClient {
     return this.unary((cb) => this.client.Rollback({ revision, message: message ?? '' }, this.metadata(), this.options(), cb));
   }
 
+  getProxyConfig(proxy: string): Promise<unknown> {
+    return this.unary<{ config_json: string }>((cb) => this.client.GetProxyConfig({ proxy }, this.options(), cb)).then((r) => JSON.parse(r.config_json) as unknown);
+  }
+
   private options(): grpc.CallOptions {
     return { deadline: new Date(Date.now() + 10_000) };
   }

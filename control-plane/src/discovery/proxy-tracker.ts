@@ -12,6 +12,8 @@ export interface TypeSyncStatus {
   state: SyncState;
   error: string;
   since: number;
+  // Subscribed resource names (empty for wildcard types).
+  names: string[];
 }
 
 export interface ConnectedProxy {

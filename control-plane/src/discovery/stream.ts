@@ -135,7 +135,7 @@ export class ProxyStream {
     }
     let sub = this.subscriptions.get(request.type_url);
     if (!sub) {
-      const status: TypeSyncStatus = { typeUrl: request.type_url, versionSent: '', nonceSent: '', versionAcked: request.version_info, state: 'STALE', error: '', since: Date.now() };
+      const status: TypeSyncStatus = { typeUrl: request.type_url, versionSent: '', nonceSent: '', versionAcked: request.version_info, state: 'STALE', error: '', since: Date.now(), names: [] };
       sub = { status, names: new Set(), timer: undefined };
       this.subscriptions.set(request.type_url, sub);
       proxy.types.set(request.type_url, status);
@@ -158,7 +158,10 @@ export class ProxyStream {
     }
     const names = WILDCARD_TYPES.has(request.type_url) ? new Set<string>() : new Set(request.resource_names);
     const namesChanged = names.size !== sub.names.size || [...names].some((n) => !sub.names.has(n));
-    if (namesChanged) sub.names = names;
+    if (namesChanged) {
+      sub.names = names;
+      sub.status.names = [...names].sort();
+    }
     // A new subscription is answered at once (a request may be waiting on it), even if nothing changed.
     if (!request.response_nonce || namesChanged) this.push(request.type_url, true);
   }

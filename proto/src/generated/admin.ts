@@ -7,6 +7,8 @@ import type { ChangeResponse as _tsmesh_admin_v1_ChangeResponse, ChangeResponse_
 import type { CreateJoinTokenRequest as _tsmesh_admin_v1_CreateJoinTokenRequest, CreateJoinTokenRequest__Output as _tsmesh_admin_v1_CreateJoinTokenRequest__Output } from './tsmesh/admin/v1/CreateJoinTokenRequest.js';
 import type { CreateJoinTokenResponse as _tsmesh_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _tsmesh_admin_v1_CreateJoinTokenResponse__Output } from './tsmesh/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteRequest as _tsmesh_admin_v1_DeleteRequest, DeleteRequest__Output as _tsmesh_admin_v1_DeleteRequest__Output } from './tsmesh/admin/v1/DeleteRequest.js';
+import type { GetProxyConfigRequest as _tsmesh_admin_v1_GetProxyConfigRequest, GetProxyConfigRequest__Output as _tsmesh_admin_v1_GetProxyConfigRequest__Output } from './tsmesh/admin/v1/GetProxyConfigRequest.js';
+import type { GetProxyConfigResponse as _tsmesh_admin_v1_GetProxyConfigResponse, GetProxyConfigResponse__Output as _tsmesh_admin_v1_GetProxyConfigResponse__Output } from './tsmesh/admin/v1/GetProxyConfigResponse.js';
 import type { GetResourcesRequest as _tsmesh_admin_v1_GetResourcesRequest, GetResourcesRequest__Output as _tsmesh_admin_v1_GetResourcesRequest__Output } from './tsmesh/admin/v1/GetResourcesRequest.js';
 import type { GetResourcesResponse as _tsmesh_admin_v1_GetResourcesResponse, GetResourcesResponse__Output as _tsmesh_admin_v1_GetResourcesResponse__Output } from './tsmesh/admin/v1/GetResourcesResponse.js';
 import type { HistoryEntry as _tsmesh_admin_v1_HistoryEntry, HistoryEntry__Output as _tsmesh_admin_v1_HistoryEntry__Output } from './tsmesh/admin/v1/HistoryEntry.js';
@@ -34,6 +36,8 @@ export interface ProtoGrpcType {
         CreateJoinTokenRequest: MessageTypeDefinition<_tsmesh_admin_v1_CreateJoinTokenRequest, _tsmesh_admin_v1_CreateJoinTokenRequest__Output>
         CreateJoinTokenResponse: MessageTypeDefinition<_tsmesh_admin_v1_CreateJoinTokenResponse, _tsmesh_admin_v1_CreateJoinTokenResponse__Output>
         DeleteRequest: MessageTypeDefinition<_tsmesh_admin_v1_DeleteRequest, _tsmesh_admin_v1_DeleteRequest__Output>
+        GetProxyConfigRequest: MessageTypeDefinition<_tsmesh_admin_v1_GetProxyConfigRequest, _tsmesh_admin_v1_GetProxyConfigRequest__Output>
+        GetProxyConfigResponse: MessageTypeDefinition<_tsmesh_admin_v1_GetProxyConfigResponse, _tsmesh_admin_v1_GetProxyConfigResponse__Output>
         GetResourcesRequest: MessageTypeDefinition<_tsmesh_admin_v1_GetResourcesRequest, _tsmesh_admin_v1_GetResourcesRequest__Output>
         GetResourcesResponse: MessageTypeDefinition<_tsmesh_admin_v1_GetResourcesResponse, _tsmesh_admin_v1_GetResourcesResponse__Output>
         HistoryEntry: MessageTypeDefinition<_tsmesh_admin_v1_HistoryEntry, _tsmesh_admin_v1_HistoryEntry__Output>
