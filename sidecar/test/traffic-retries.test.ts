@@ -4,6 +4,8 @@ import type { KeyPair } from '@tsmesh/proto';
 import { Cleanup, send } from './support/mesh.js';
 import { createTestCa, keyPairs, type TestCa } from './support/pki.js';
 import { hang, ok, startCaller, startUpstream, status } from './support/traffic.js';
+import { createTelemetry } from '../src/telemetry/telemetry.js';
+import { startOtlpReceiver } from '../../test-support/otlp-receiver.js';
 
 let ca: TestCa;
 let keys: KeyPair[];
@@ -110,5 +112,30 @@ describe('timeouts', () => {
     expect(Date.now() - started).toBeLessThan(1_500);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(hung.aborted()).toBe(1);
+  });
+});
+
+describe('retries in traces', () => {
+  it('shows each try as its own client span under the one outbound span', async () => {
+    const receiver = await startOtlpReceiver();
+    cleanup.add(() => receiver.close());
+    const telemetry = createTelemetry({ service: { name: 'caller', namespace: 'shop' }, spiffeId: 'spiffe://cluster.local/ns/shop/sa/caller', tracing: { exporter: { protocol: 'http/protobuf', endpoint: receiver.httpEndpoint }, samplingPercent: 100 } });
+    cleanup.add(() => telemetry.close());
+    const upstream = await startUpstream(cleanup, ca, keys[1]!, 'orders', (_req, res, hit) => {
+      res.statusCode = hit === 1 ? 503 : 200;
+      res.end();
+    });
+    const caller = await startCaller(cleanup, ca, keys[2]!, { 'orders.shop': [upstream.endpoint] }, { telemetry });
+    caller.setRoutes('orders', [{ service: 'orders', rules: [{ retries: { attempts: 2, on: ['503'], backoff: { base: '1ms', max: '2ms' } } }] }]);
+    expect((await get(caller.port)).status).toBe(200);
+    await telemetry.tracing.forceFlush();
+    const spans = await receiver.waitForSpans((all) => all.filter((s) => s.kind === 'CLIENT').length >= 2, 5_000);
+    const clients = spans.filter((s) => s.kind === 'CLIENT');
+    expect(clients.map((s) => s.attributes['mesh.retry.attempt']).sort()).toEqual([1, 2]);
+    const parents = new Set(clients.map((s) => s.parentSpanId));
+    expect(parents.size).toBe(1);
+    const outbound = spans.find((s) => s.spanId === [...parents][0]);
+    expect(outbound?.kind).not.toBe('CLIENT');
+    expect(clients.find((s) => s.attributes['mesh.retry.attempt'] === 1)?.attributes['http.response.status_code']).toBe(503);
   });
 });

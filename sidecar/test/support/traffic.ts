@@ -7,6 +7,8 @@ import { startInboundListener } from '../../src/inbound/listener.js';
 import { startOutboundListener } from '../../src/outbound/listener.js';
 import { captureLogger, staticResolver, startApp, type Cleanup } from './mesh.js';
 import { issueWorkload, type TestCa } from './pki.js';
+import type { Telemetry } from '../../src/telemetry/telemetry.js';
+import { attemptTelemetryLayer, outboundTelemetryLayer } from '../../src/telemetry/layers.js';
 
 export type AppBehaviour = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
 
@@ -72,7 +74,7 @@ export interface Caller {
   setEndpoints(service: string, endpoints: ServiceEndpoint[]): void;
 }
 
-export async function startCaller(cleanup: Cleanup, ca: TestCa, keys: KeyPair, endpoints: Record<string, ServiceEndpoint[]>, options: { defaultTimeoutMs?: number } = {}): Promise<Caller> {
+export async function startCaller(cleanup: Cleanup, ca: TestCa, keys: KeyPair, endpoints: Record<string, ServiceEndpoint[]>, options: { defaultTimeoutMs?: number; telemetry?: Telemetry } = {}): Promise<Caller> {
   const table: Record<string, ServiceEndpoint[]> = { ...endpoints };
   const routes = new Map<string, ServiceRoutes>();
   const outbound = await startOutboundListener({
@@ -85,6 +87,7 @@ export async function startCaller(cleanup: Cleanup, ca: TestCa, keys: KeyPair, e
     },
     tls: new MutableTlsMaterialSource(issueWorkload(ca, keys, 'spiffe://cluster.local/ns/shop/sa/caller')),
     ...(options.defaultTimeoutMs ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
+    ...(options.telemetry ? { requestObserver: outboundTelemetryLayer(options.telemetry), attemptObserver: attemptTelemetryLayer(options.telemetry) } : {}),
     logger: captureLogger(),
   });
   cleanup.add(() => outbound.close());
