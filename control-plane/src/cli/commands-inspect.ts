@@ -1,7 +1,6 @@
 // meshctl proxy-config and explain: what one sidecar was told, and what a request would meet and why.
 import YAML from 'yaml';
 import {
-  API_VERSION,
   authorize,
   defaultPlan,
   formatSpiffeId,
@@ -67,7 +66,7 @@ export async function explainCommand(client: AdminClient, io: Io, options: Inspe
   line(`Route: ${plan.name === 'default' ? `default (${routes.httpRoutes.length} HTTPRoute(s) for the service, none matched)`.replace('(0 HTTPRoute(s) for the service, none matched)', '(no HTTPRoute for the service)') : plan.name}`);
   line(`  backends: ${plan.backends.map((b) => `${b.service.name}.${b.service.namespace} (weight ${b.weight})`).join(', ')}`);
   line(`  timeout: ${plan.requestTimeoutMs ?? 'default 15000'} ms, per try: ${plan.perTryTimeoutMs ?? '-'} ms, retries: ${plan.retry.retries} on ${[...plan.retry.on].join(',')}${plan.fault ? `, FAULT: ${JSON.stringify(plan.fault)}` : ''}`);
-  const mesh = (of<MeshConfigResource>('MeshConfig', null)[0] ?? null) as MeshConfigResource | null;
+  const mesh = (of<MeshConfigResource>('MeshConfig', null)[0] ?? null);
   let refusal: string | undefined;
   for (const backend of plan.backends) {
     const key = `${backend.service.name}.${backend.service.namespace}`;
@@ -79,8 +78,7 @@ export async function explainCommand(client: AdminClient, io: Io, options: Inspe
     line(`  endpoints: ${endpoints.length === 0 ? 'NONE' : endpoints.map((p) => `${p.inbound_address} (${p.spiffe_id})`).join(', ')}`);
     if (endpoints.length === 0) refusal ??= `503 MESH_ERR_NO_ENDPOINTS: ${key} has no live endpoint`;
     const authz = of<AuthorizationPolicyResource>('AuthorizationPolicy', backend.service.namespace).filter((p) => (p.spec.service ?? backend.service.name) === backend.service.name);
-    const withApi = authz.map((p) => ({ ...p, apiVersion: API_VERSION }) as AuthorizationPolicyResource);
-    const decision = authorize({ principal, method, path, header: (n) => headers.get(n) }, withApi, mesh);
+    const decision = authorize({ principal, method, path, header: (n) => headers.get(n) }, authz, mesh);
     line(`  AuthorizationPolicies: ${authz.length === 0 ? 'none' : authz.map((p) => `${p.metadata.namespace}/${p.metadata.name} (${p.spec.action})`).join(', ')}; mesh default ${mesh?.spec.defaultPolicy ?? 'allow-authenticated'}, mTLS ${mesh?.spec.mtls?.mode ?? 'STRICT'}`);
     line(`  authorization: ${decision.allowed ? `ALLOWED${decision.policy ? ` by ${decision.policy}` : ''}` : `DENIED: ${decision.reason}`}`);
     if (!decision.allowed) refusal ??= `403 MESH_ERR_FORBIDDEN: ${decision.reason}`;
