@@ -37,6 +37,7 @@ export interface InboundListenerOptions {
 const TLS_HANDSHAKE = 0x16;
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
 const APP_IDLE_TIMEOUT_MS = 4_000;
+const PEER_IDLE_TIMEOUT_MS = 120_000;
 
 export async function startInboundListener(options: InboundListenerOptions): Promise<ListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.inbound');
@@ -61,6 +62,9 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     handshakeTimeout: 10_000,
     settings: { enableConnectProtocol: true },
   });
+  // Idle peer sessions close after 120 s: above the callers' 60 s pool idle timeout, so a caller always
+  // closes first and never sends a request on a session we are closing.
+  server.setTimeout(PEER_IDLE_TIMEOUT_MS);
   // Only new handshakes see the new material; live sessions keep the identity they proved.
   const unsubscribe = options.tls.onChange((material) => server.setSecureContext(secureContextOptions(material)));
   const peers = new WeakMap<Http2Session, PeerCheck>();

@@ -26,6 +26,7 @@ export interface Destination {
   // null: no connection-pool limits configured.
   bulkhead: Bulkhead | null;
   budget: RetryBudget;
+  connectTimeoutMs: number | null;
   counters: { retries: number; budgetExhausted: number; breakerRejected: number; poolOverflow: number };
 }
 
@@ -62,6 +63,7 @@ function build(key: string, spec: DestinationPolicySpec | undefined, previous: D
       ...(rb?.minRetriesPerSecond !== undefined ? { minRetriesPerSecond: rb.minRetriesPerSecond } : {}),
       ...(rb?.ttl ? { ttlMs: durationMs(rb.ttl) } : {}),
     }),
+    connectTimeoutMs: pool?.connectTimeout ? durationMs(pool.connectTimeout) : null,
     counters: previous?.counters ?? { retries: 0, budgetExhausted: 0, breakerRejected: 0, poolOverflow: 0 },
   };
 }

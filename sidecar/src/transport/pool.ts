@@ -51,11 +51,12 @@ export class SessionPool {
     return entry?.ready && !entry.session.closed && !entry.session.destroyed ? entry.session : undefined;
   }
 
-  connect(endpoint: ServiceEndpoint): Promise<ClientHttp2Session> {
+  // connectTimeoutMs: the destination's own (DestinationPolicy connectionPool.connectTimeout), else the pool's.
+  connect(endpoint: ServiceEndpoint, connectTimeoutMs?: number): Promise<ClientHttp2Session> {
     const key = keyOf(endpoint);
     const existing = this.entries.get(key);
     if (existing && !existing.session.closed && !existing.session.destroyed) return existing.promise;
-    const entry = this.open(key, endpoint);
+    const entry = this.open(key, endpoint, connectTimeoutMs ?? this.connectTimeoutMs);
     this.entries.set(key, entry);
     return entry.promise;
   }
@@ -91,7 +92,7 @@ export class SessionPool {
     this.entries.clear();
   }
 
-  private open(key: string, endpoint: ServiceEndpoint): Entry {
+  private open(key: string, endpoint: ServiceEndpoint, connectTimeoutMs: number): Entry {
     const { address, identity } = endpoint;
     const material = this.options.tls.current();
     const { host, port } = splitAddress(address);
@@ -116,8 +117,8 @@ export class SessionPool {
     const entry: Entry = { session, ready: false, promise: Promise.resolve(session) };
     entry.promise = new Promise<ClientHttp2Session>((resolve, reject) => {
       const timer = setTimeout(() => {
-        session.destroy(new UpstreamConnectError(`outbound/connect: no connection to ${address} (${identity}) within ${this.connectTimeoutMs} ms`));
-      }, this.connectTimeoutMs);
+        session.destroy(new UpstreamConnectError(`outbound/connect: no connection to ${address} (${identity}) within ${connectTimeoutMs} ms`));
+      }, connectTimeoutMs);
       const fail = (error: unknown): void => {
         clearTimeout(timer);
         if (stage !== 'tcp') this.options.onHandshake?.('handshake_error');

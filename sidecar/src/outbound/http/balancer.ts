@@ -32,6 +32,7 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
     const pick = destination.balancer.pick(endpoints, { avoid: req.avoid, exclude: (e) => destination.outliers.isEjected(e.address) });
     if (!pick) throw new NoEndpointsError(`outbound/balancer: service ${key} has no endpoint to pick`);
     req.endpoint = pick.endpoint;
+    req.connectTimeoutMs = destination.connectTimeoutMs;
     const started = performance.now();
     try {
       const response = await next(req);

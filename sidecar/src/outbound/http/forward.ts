@@ -9,10 +9,10 @@ export function forwardHandler(pool: SessionPool): OutboundHandler {
   return async (req) => {
     const endpoint = req.endpoint;
     if (!endpoint) throw new InternalError('outbound/forward: no endpoint was chosen before forwarding');
-    let session = pool.ready(endpoint) ?? (await pool.connect(endpoint));
+    let session = pool.ready(endpoint) ?? (await pool.connect(endpoint, req.connectTimeoutMs ?? undefined));
     if (req.signal.aborted) throw cancelReason(req);
     // A rotation or GOAWAY between connect and now closes the session for new streams; the pool has a fresh one.
-    if (session.closed || session.destroyed) session = await pool.connect(endpoint);
+    if (session.closed || session.destroyed) session = await pool.connect(endpoint, req.connectTimeoutMs ?? undefined);
     if (req.upgrade !== null && !session.remoteSettings.enableConnectProtocol) await peerSettings(session);
     return openStream(session, req, endpoint, pool);
   };

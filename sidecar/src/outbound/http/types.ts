@@ -25,6 +25,8 @@ export interface OutboundRequest {
   backend: ServiceName | null;
   // Set by the load balancer.
   endpoint: ServiceEndpoint | null;
+  // The destination's connect timeout (DestinationPolicy); null: the pool's default.
+  connectTimeoutMs: number | null;
   // Route-configured overall timeout; null means the listener's default.
   timeoutMs: number | null;
   // 1 for the first try; the retry layer counts up.
@@ -59,6 +61,7 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     route: null,
     backend: null,
     endpoint: null,
+    connectTimeoutMs: null,
     timeoutMs: null,
     attempt: 1,
     avoid: new Set(),
