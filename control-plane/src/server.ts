@@ -8,8 +8,11 @@ import { createDiscoveryHandlers } from './discovery/server.js';
 import { EndpointRegistry } from './discovery/registry.js';
 import { ProxyTracker } from './discovery/proxy-tracker.js';
 import { createAdminHandlers } from './admin/service.js';
+import { startStreamServer } from './tap/stream-server.js';
 import { ConfigStore } from './store/index.js';
 import { createConfigView } from './discovery/config-view.js';
+import { ControlPlaneObservability } from './observability/index.js';
+import type { TraceStore, TraceStoreOptions } from './observability/trace-store.js';
 import { join } from 'node:path';
 
 export const CONTROL_PLANE_SA = 'mesh-control-plane';
@@ -23,6 +26,17 @@ export interface ControlPlaneOptions {
   servingDnsNames?: string[];
   debounceMs?: number;
   logger?: Logger;
+  // The plain-HTTP port for /metrics, /ready, OTLP trace intake and the trace pages (default 127.0.0.1:0).
+  httpListen?: string;
+  // Bound instead when httpListen is in use: for a default port, so two control planes on one host both start.
+  httpListenFallback?: string;
+  // Also export the control plane's own spans to this OTLP/HTTP collector.
+  otlpEndpoint?: string;
+  traceStore?: TraceStoreOptions;
+  // mTLS WebSockets for meshctl tap/top/stat and the sidecars' streams (default 127.0.0.1:0).
+  streamListen?: string;
+  // Bound instead when streamListen is in use (default port only, as for httpListenFallback).
+  streamListenFallback?: string;
 }
 
 export interface RunningControlPlane {
@@ -31,6 +45,11 @@ export interface RunningControlPlane {
   store: ConfigStore;
   registry: EndpointRegistry;
   tracker: ProxyTracker;
+  // HOST:PORT of the HTTP port, and the OTLP/HTTP traces URL on it for sidecars.
+  httpAddress: string;
+  otlpEndpoint: string;
+  traces: TraceStore;
+  streamAddress: string;
   stop(): Promise<void>;
 }
 
@@ -54,6 +73,8 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const configView = createConfigView(store);
   const tracker = new ProxyTracker();
   const spiffeId = controlPlaneSpiffeId(ca.trustDomain);
+  const observability = new ControlPlaneObservability({ spiffeId, otlpEndpoint: options.otlpEndpoint, traceStore: options.traceStore, logger: logger.child('observability') });
+  observability.watch(store, { connectedSidecars: () => tracker.list().length, certificatesIssued: () => ca.certificatesIssued });
 
   const provider = new MemoryCertificateProvider();
   const renewServingCertificate = async (): Promise<void> => {
@@ -70,7 +91,7 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 });
   const protos = meshProtos();
   server.addService(protos.identity.tsmesh.identity.v1.Identity.service, createIdentityHandlers({ ca, tokens, trustDomain: ca.trustDomain, logger: logger.child('identity') }));
-  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), config: configView, logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100 }));
+  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), config: configView, logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100, observer: observability.pushes }));
   server.addService(protos.admin.tsmesh.admin.v1.Admin.service, createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, store, config: configView, registry, logger: logger.child('admin') }));
 
   // Client certificates are requested but optional: a sidecar bootstraps with a token before it has one.
@@ -78,17 +99,41 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(options.listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound))));
   const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
-  logger.info('control plane listening', { address, trustDomain: ca.trustDomain, spiffeId });
+  const http = await observability.serveHttp(options.httpListen ?? '127.0.0.1:0', options.httpListenFallback).catch((error: unknown) => {
+    clearInterval(renewTimer);
+    server.forceShutdown();
+    return Promise.allSettled([observability.stop(), store.close()]).then(() => Promise.reject(error instanceof Error ? error : new Error(String(error))));
+  });
+  const streamOptions = { ca, spiffeId, servingDnsNames: options.servingDnsNames ?? [], logger: logger.child('stream') };
+  const stream = await startStreamServer({ ...streamOptions, listen: options.streamListen ?? '127.0.0.1:0' })
+    .catch((error: unknown) => {
+      if (options.streamListenFallback && (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        logger.warn('stream port in use; using another', { wanted: options.streamListen, fallback: options.streamListenFallback });
+        return startStreamServer({ ...streamOptions, listen: options.streamListenFallback });
+      }
+      throw error;
+    })
+    .catch((error: unknown) => {
+      clearInterval(renewTimer);
+      server.forceShutdown();
+      return Promise.allSettled([observability.stop(), store.close()]).then(() => Promise.reject(error instanceof Error ? error : new Error(String(error))));
+    });
+  logger.info('control plane listening', { address, httpAddress: http.address, streamAddress: stream.address, trustDomain: ca.trustDomain, spiffeId });
   return {
     address,
     ca,
     store,
     registry,
     tracker,
+    httpAddress: http.address,
+    otlpEndpoint: http.otlpEndpoint,
+    traces: observability.traces,
+    streamAddress: stream.address,
     stop: () =>
       new Promise<void>((resolve) => {
         clearInterval(renewTimer);
-        server.tryShutdown(() => void store.close().then(resolve, resolve));
+        const closeStore = (): Promise<void> => Promise.all([observability.stop(), stream.close()]).then(() => store.close());
+        server.tryShutdown(() => void closeStore().then(resolve, resolve));
         // Open discovery streams never end on their own; cut them after a short grace.
         setTimeout(() => server.forceShutdown(), 1_000).unref();
       }),

@@ -18,6 +18,10 @@ export interface ControlPlaneHandle {
   process: ManagedProcess;
   address: string;
   meshctlConfigPath: string;
+  // Where sidecars send spans when there is no collector: the control plane's embedded trace store.
+  otlpEndpoint: string;
+  httpAddress: string;
+  streamAddress: string;
   admin: AdminClient;
   stop(): Promise<void>;
 }
@@ -32,7 +36,7 @@ export async function initControlPlane(dataDir: string, extraArgs: string[] = []
 export async function startControlPlane(dataDir: string, options: { port?: number; logDir?: string; args?: string[] } = {}): Promise<ControlPlaneHandle> {
   await initControlPlane(dataDir);
   const port = options.port ?? (await freePort());
-  const cp = spawnManaged('control-plane', process.execPath, [BIN.controlPlane, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(options.args ?? [])], { logDir: options.logDir });
+  const cp = spawnManaged('control-plane', process.execPath, [BIN.controlPlane, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0', '--stream-listen', '127.0.0.1:0', ...(options.args ?? [])], { logDir: options.logDir });
   const ready = await cp.waitForEvent((e) => e['event'] === 'listening');
   const address = String(ready['address']);
   const meshctlConfigPath = join(dataDir, 'meshctl.yaml');
@@ -43,6 +47,9 @@ export async function startControlPlane(dataDir: string, options: { port?: numbe
     process: cp,
     address,
     meshctlConfigPath,
+    otlpEndpoint: String(ready['otlpEndpoint']),
+    httpAddress: String(ready['httpAddress']),
+    streamAddress: String(ready['streamAddress']),
     admin,
     stop: async () => {
       admin.close();
@@ -87,6 +94,9 @@ export async function startSidecarProcess(launch: SidecarLaunch): Promise<{ proc
     '--ca-file', join(launch.dataDir, 'ca', 'trust-bundle.pem'),
     '--inbound-port', '0', '--outbound-port', String(launch.outboundPort ?? 0), '--admin-port', '0',
     ...(launch.appPort === undefined ? [] : ['--app-port', String(launch.appPort)]),
+    // Without a collector, spans go to the control plane's trace store (meshctl traces); tests may override.
+    '--otlp-endpoint', launch.controlPlane.otlpEndpoint, '--trace-sampling', '100',
+    '--control-plane-stream', launch.controlPlane.streamAddress,
     ...(launch.extraArgs ?? []),
   ];
   const sidecar = spawnManaged(`sidecar-${launch.service}`, process.execPath, args, { env: { MESH_TOKEN: token.token }, logDir: launch.logDir });

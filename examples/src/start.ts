@@ -50,6 +50,9 @@ try {
   out('');
   out(`try:  curl -x http://127.0.0.1:${loadgen.outboundPort} http://shop.${EXAMPLE_NAMESPACE}/buy?item=teapot`);
   out(`      npx meshctl --config ${controlPlane.meshctlConfigPath} proxy-status`);
+  out(`      npx meshctl --config ${controlPlane.meshctlConfigPath} --stream-server ${controlPlane.streamAddress} stat`);
+  out(`      npx meshctl --config ${controlPlane.meshctlConfigPath} --http-server ${controlPlane.httpAddress} traces`);
+  out(`      open http://${controlPlane.httpAddress}/traces   (recent traces as waterfalls)`);
   out('Ctrl-C stops everything.');
   out(JSON.stringify({ event: 'mesh-ready', controlPlane: controlPlane.address, loadgenProxy: `http://127.0.0.1:${loadgen.outboundPort}` }));
 

@@ -116,7 +116,7 @@ describe('a mesh of real processes', () => {
     await cp.process.stop();
     for (let i = 0; i < 20; i++) {
       const res = await callThroughProxy(proxy(), 'http://orders.demo/orders', { body: { item: `cp-down-${i}` } });
-      expect(res.status).toBe(201);
+      expect(res.status, `${res.body}\n${services.get('orders')!.sidecar.output()}`).toBe(201);
     }
     const port = Number(address.split(':')[1]);
     cp = await startControlPlane(dataDir, { port, logDir: join(dataDir, 'logs') });
@@ -125,7 +125,7 @@ describe('a mesh of real processes', () => {
       if (process.env['DEBUG_E2E']) process.stderr.write(`proxy-status: ${result.code} ${result.stdout.slice(0, 4000)} ${result.stderr}\n`);
       const rows = JSON.parse(result.stdout || '[]') as Array<{ service: string; types: Record<string, { state: string }> }>;
       const names = rows.map((r) => r.service);
-      const all = ['payments.demo', 'inventory.demo', 'orders.demo'].every((n) => names.includes(n));
+      const all = ['payments.demo', 'inventory.demo', 'orders.demo', 'loadgen.demo'].every((n) => names.includes(n));
       return all && rows.every((r) => Object.values(r.types).every((t) => t.state === 'SYNCED')) ? rows : undefined;
     }, 15_000);
     expect(status.length).toBeGreaterThanOrEqual(4);

@@ -28,6 +28,6 @@ describe('generated proto types', () => {
     const protos = meshProtos();
     expect(Object.keys(protos.identity.tsmesh.identity.v1.Identity.service)).toEqual(['CreateCertificate']);
     expect(Object.keys(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service)).toEqual(['StreamResources']);
-    expect(Object.keys(protos.admin.tsmesh.admin.v1.Admin.service).sort()).toEqual(['Apply', 'CreateJoinToken', 'Delete', 'GetResources', 'History', 'ListProxies', 'Rollback']);
+    expect(Object.keys(protos.admin.tsmesh.admin.v1.Admin.service).sort()).toEqual(['Apply', 'CreateJoinToken', 'Delete', 'GetProxyConfig', 'GetResources', 'History', 'ListProxies', 'Rollback']);
   });
 });

@@ -11,6 +11,8 @@ export interface SidecarConfig {
   spiffeId: string;
   nodeId: string;
   controlPlaneAddress: string;
+  // The control plane's stream server (tap, stats); undefined when turned off.
+  controlPlaneStreamAddress: string | undefined;
   controlPlaneIdentity: string;
   controlPlaneCaPem: string;
   joinToken: string;
@@ -41,6 +43,7 @@ Identity and control plane:
   --service-account SA       the identity it runs as                                [default: --service]
   --trust-domain TD          SPIFFE trust domain                                    [default: ${DEFAULT_TRUST_DOMAIN}]
   --control-plane HOST:PORT  the control plane's gRPC address                       [default: 127.0.0.1:15012]
+  --control-plane-stream H:P the control plane's tap/stats stream server, or "off"  [default: --control-plane host, port 15015]
   --ca-file FILE             the mesh root certificate(s) to trust the control plane with   [required]
   --token TOKEN              join token from 'meshctl token create'  (or --token-file FILE) [required]
   --node-id ID               unique name of this instance                           [default: <service>-<random>]
@@ -66,6 +69,9 @@ Overload and telemetry:
   --access-log stderr|FILE   a JSON line per request (off by default)
 `;
 
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+export const DEFAULT_STREAM_PORT = 15015;
+
 function parsePort(value: string | undefined, flag: string, fallback: number | undefined): Result<number | undefined, string> {
   if (value === undefined || value === '') return ok(fallback);
   const port = Number(value);
@@ -80,7 +86,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log'].map((name) => [name, { type: 'string' as const }]),
+        ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log'].map((name) => [name, { type: 'string' as const }]),
       ),
     });
   } catch (error) {
@@ -125,7 +131,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
   const certTtl = parseDuration(get('cert-ttl') ?? '0s', '--cert-ttl');
   if (!certTtl.ok) return certTtl;
   const advertise = get('advertise-address');
-  if (advertise !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(advertise)) {
+  if (advertise !== undefined && !HOST_PORT.test(advertise)) {
     return err(`--advertise-address: "${advertise}" must be host:port`);
   }
   const maxInFlight = Number(get('max-inflight') ?? '10000');
@@ -138,6 +144,12 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
   const sampling = Number(get('trace-sampling') ?? '1');
   if (!Number.isFinite(sampling) || sampling < 0 || sampling > 100) return err(`--trace-sampling: "${get('trace-sampling')}" must be a percentage between 0 and 100`);
   const accessLog = get('access-log');
+  const controlPlaneAddress = get('control-plane') ?? '127.0.0.1:15012';
+  const givenStream = get('control-plane-stream');
+  if (givenStream !== undefined && givenStream !== 'off' && !HOST_PORT.test(givenStream)) return err(`--control-plane-stream: "${givenStream}" must be host:port or off`);
+  // A gRPC target that is not plain host:port (dns:///..., unix:) gives no host to derive from; tap is then off, not an error.
+  const derivedStream = `${controlPlaneAddress.replace(/^dns:\/\/\//, '').replace(/:\d+$/, '')}:${DEFAULT_STREAM_PORT}`;
+  const stream = givenStream ?? (HOST_PORT.test(derivedStream) ? derivedStream : 'off');
   const spiffeId = formatSpiffeId({ trustDomain, namespace, serviceAccount });
   return ok({
     service,
@@ -146,7 +158,8 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
     trustDomain,
     spiffeId,
     nodeId: get('node-id') ?? `${service}-${Math.random().toString(36).slice(2, 8)}`,
-    controlPlaneAddress: get('control-plane') ?? '127.0.0.1:15012',
+    controlPlaneAddress,
+    controlPlaneStreamAddress: stream === 'off' ? undefined : stream,
     controlPlaneIdentity: formatSpiffeId({ trustDomain, namespace: 'mesh-system', serviceAccount: 'mesh-control-plane' }),
     controlPlaneCaPem,
     joinToken,

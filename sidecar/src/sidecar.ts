@@ -10,9 +10,11 @@ import { startInboundListener } from './inbound/listener.js';
 import { startOutboundListener } from './outbound/listener.js';
 import { startAdminServer } from './admin/server.js';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
-import { METRICS_CONTENT_TYPE } from './telemetry/metrics.js';
+import { LATENCY_BUCKETS_SECONDS, METRICS_CONTENT_TYPE } from './telemetry/metrics.js';
 import { attemptTelemetryLayer, inboundTelemetryLayer, outboundTelemetryLayer } from './telemetry/layers.js';
 import type { Destinations } from './outbound/destinations.js';
+import { TapSink } from './tap/sink.js';
+import { ControlPlaneStream } from './tap/stream-client.js';
 
 export interface RunningSidecar {
   inboundPort: number | undefined;
@@ -21,6 +23,7 @@ export interface RunningSidecar {
   tls: MutableTlsMaterialSource;
   discovery: DiscoveryClient;
   telemetry: Telemetry;
+  tap: TapSink;
   stop(): Promise<void>;
 }
 
@@ -35,7 +38,7 @@ function isFatalBootstrapError(message: string): boolean {
 
 export async function startSidecar(config: SidecarConfig, logger: Logger = createLogger(`sidecar.${config.service}`)): Promise<RunningSidecar> {
   // Filled in as start-up proceeds; the admin endpoint reports readiness from it meanwhile.
-  const parts: { tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator; destinations?: Destinations } = {};
+  const parts: { tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator; destinations?: Destinations; stream?: ControlPlaneStream } = {};
   const closers: Array<() => Promise<void>> = [];
   const telemetry = createTelemetry({
     service: { name: config.service, namespace: config.namespace },
@@ -45,9 +48,11 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     accessLog: config.accessLog ? { destination: config.accessLog } : undefined,
   });
   closers.push(() => telemetry.close());
+  const tap = new TapSink({ localService: telemetry.localService });
   const stop = async (): Promise<void> => {
     parts.rotator?.stop();
     parts.discovery?.stop();
+    parts.stream?.stop();
     for (const close of closers.reverse()) await close();
   };
 
@@ -118,7 +123,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
       policies,
       maxInFlight: config.maxInFlight,
       maxEventLoopDelayMs: config.maxEventLoopDelayMs,
-      observer: inboundTelemetryLayer(telemetry),
+      observer: inboundTelemetryLayer(telemetry, tap),
       events: {
         rateLimited: () => telemetry.metrics.rateLimitedFor('inbound'),
         shed: () => telemetry.metrics.loadShedOne(),
@@ -154,7 +159,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     routes: discovery,
     tls,
     defaultTimeoutMs: config.defaultTimeoutMs,
-    requestObserver: outboundTelemetryLayer(telemetry),
+    requestObserver: outboundTelemetryLayer(telemetry, tap),
     attemptObserver: attemptTelemetryLayer(telemetry),
     onHandshake: (result) => telemetry.metrics.tlsHandshake('outbound', result),
     events: {
@@ -168,5 +173,19 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
   });
   parts.destinations = outbound.destinations;
   closers.push(() => outbound.close());
-  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, telemetry, stop };
+  // Last, and never awaited: tap and stats are for operators, and traffic must not wait for them.
+  if (config.controlPlaneStreamAddress !== undefined) {
+    const stream = new ControlPlaneStream({
+      address: config.controlPlaneStreamAddress,
+      controlPlaneIdentity: config.controlPlaneIdentity,
+      tls,
+      node: { nodeId: config.nodeId, service: config.service, namespace: config.namespace },
+      sink: tap,
+      stats: () => ({ bounds: LATENCY_BUCKETS_SECONDS, series: telemetry.metrics.requestSnapshot() }),
+      logger: logger.child('stream'),
+    });
+    parts.stream = stream;
+    stream.start();
+  }
+  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, telemetry, tap, stop };
 }

@@ -7,6 +7,8 @@ import { initCertificateAuthority, CaSetupError } from '../ca/index.js';
 import { writeMeshctlConfig, defaultConfigPath } from '../cli/client-config.js';
 
 import { startControlPlaneServer, controlPlaneSpiffeId } from '../server.js';
+import { splitListen } from '../observability/http-server.js';
+import { startInjectionWebhook } from '../k8s/webhook.js';
 
 const USAGE = `mesh-control-plane: the tsmesh control plane (CA, discovery, admin API).
 
@@ -19,8 +21,19 @@ Usage:
 
   mesh-control-plane serve --data-dir DIR [--listen HOST:PORT] [--workload-cert-ttl DURATION]
                            [--max-cert-ttl DURATION] [--dns-name NAME]...
-      Serves identity, discovery and admin on one mTLS gRPC port (default 127.0.0.1:15012).
-      Prints {"event":"listening","address":...} on stdout once it accepts connections.
+                           [--http-listen HOST:PORT] [--otlp-endpoint URL] [--stream-listen HOST:PORT]
+      Serves identity, discovery and admin on one mTLS gRPC port (default 127.0.0.1:15012), and
+      plain HTTP (default 127.0.0.1:15014, or any free port if that is taken; keep it on loopback
+      or behind an authenticating proxy)
+      for /metrics, /ready, OTLP/HTTP trace intake at /v1/traces and recent traces at /traces.
+      --otlp-endpoint also sends the control plane's own spans to that OTLP/HTTP collector.
+      --webhook-listen HOST:PORT [--sidecar-image IMG] [--inject-otlp-endpoint URL] [--inject-trace-sampling PCT]
+      serves the Kubernetes sidecar-injection webhook (AdmissionReview v1, HTTPS).
+      --stream-listen: mTLS WebSockets for meshctl tap/top/stat and the sidecars' streams
+      (default 127.0.0.1:15015, or any free port if that is taken).
+      Prints {"event":"listening","address":...,"httpAddress":...,"otlpEndpoint":...} on stdout
+      once it accepts connections; point sidecars' --otlp-endpoint at otlpEndpoint when there is
+      no collector.
 
 Durations: 500ms, 30s, 10m, 24h, 30d.
 `;
@@ -77,10 +90,19 @@ if (command === 'init') {
     fail((error as Error).message, error instanceof CaSetupError ? 1 : 1);
   }
 } else if (command === 'serve') {
-  const v = parse(rest, { 'data-dir': { type: 'string' }, listen: { type: 'string' }, 'workload-cert-ttl': { type: 'string' }, 'max-cert-ttl': { type: 'string' }, 'dns-name': { type: 'string', multiple: true } });
+  const v = parse(rest, { 'data-dir': { type: 'string' }, listen: { type: 'string' }, 'workload-cert-ttl': { type: 'string' }, 'max-cert-ttl': { type: 'string' }, 'dns-name': { type: 'string', multiple: true }, 'http-listen': { type: 'string' }, 'otlp-endpoint': { type: 'string' }, 'stream-listen': { type: 'string' }, 'webhook-listen': { type: 'string' }, 'inject-otlp-endpoint': { type: 'string' }, 'inject-trace-sampling': { type: 'string' }, 'sidecar-image': { type: 'string' } });
   const dataDir = typeof v['data-dir'] === 'string' ? resolve(v['data-dir']) : fail('--data-dir is required');
   const listen = typeof v['listen'] === 'string' ? v['listen'] : '127.0.0.1:15012';
   if (!/^.+:\d{1,5}$/.test(listen)) fail(`--listen: "${listen}" must be HOST:PORT`);
+  const httpListen = typeof v['http-listen'] === 'string' ? v['http-listen'] : '127.0.0.1:15014';
+  if (!splitListen(httpListen)) fail(`--http-listen: "${httpListen}" must be HOST:PORT`);
+  const streamListen = typeof v['stream-listen'] === 'string' ? v['stream-listen'] : '127.0.0.1:15015';
+  if (!splitListen(streamListen)) fail(`--stream-listen: "${streamListen}" must be HOST:PORT`);
+  const otlpEndpoint = typeof v['otlp-endpoint'] === 'string' ? v['otlp-endpoint'] : undefined;
+  const webhookListen = typeof v['webhook-listen'] === 'string' ? (splitListen(v['webhook-listen']) ?? fail(`--webhook-listen: "${v['webhook-listen']}" must be HOST:PORT`)) : undefined;
+  const sampling = typeof v['inject-trace-sampling'] === 'string' ? Number(v['inject-trace-sampling']) : undefined;
+  if (sampling !== undefined && !(sampling >= 0 && sampling <= 100)) fail('--inject-trace-sampling: must be a percentage between 0 and 100');
+  if (otlpEndpoint !== undefined && !/^https?:\/\/[^/]+/.test(otlpEndpoint)) fail(`--otlp-endpoint: "${otlpEndpoint}" must be an http:// or https:// URL`);
   const ttl = (flag: string): number | undefined => {
     const value = v[flag];
     if (typeof value !== 'string') return undefined;
@@ -96,14 +118,35 @@ if (command === 'init') {
       maxWorkloadCertTtlMs: ttl('max-cert-ttl'),
       servingDnsNames: Array.isArray(v['dns-name']) ? v['dns-name'] : [],
       logger,
+      httpListen,
+      // Only the default port gives way (to any free port, reported in the listening line); a chosen one must bind.
+      ...(v['http-listen'] === undefined ? { httpListenFallback: '127.0.0.1:0' } : {}),
+      ...(otlpEndpoint !== undefined ? { otlpEndpoint } : {}),
+      streamListen,
+      ...(v['stream-listen'] === undefined ? { streamListenFallback: '127.0.0.1:0' } : {}),
     });
-    process.stdout.write(`${JSON.stringify({ event: 'listening', address: running.address, trustDomain: running.ca.trustDomain })}\n`);
+    // The Kubernetes mutating admission webhook, when asked for (the k8s manifests do).
+    const webhook = webhookListen
+      ? await startInjectionWebhook({
+          ca: running.ca,
+          host: webhookListen.host,
+          port: webhookListen.port,
+          dnsNames: Array.isArray(v['dns-name']) ? v['dns-name'] : [],
+          logger: logger.child('webhook'),
+          inject: {
+            ...(typeof v['sidecar-image'] === 'string' ? { sidecarImage: v['sidecar-image'] } : {}),
+            ...(typeof v['inject-otlp-endpoint'] === 'string' ? { otlpEndpoint: v['inject-otlp-endpoint'] } : {}),
+            ...(sampling !== undefined ? { traceSamplingPercent: sampling } : {}),
+          },
+        })
+      : undefined;
+    process.stdout.write(`${JSON.stringify({ event: 'listening', address: running.address, trustDomain: running.ca.trustDomain, httpAddress: running.httpAddress, otlpEndpoint: running.otlpEndpoint, streamAddress: running.streamAddress })}\n`);
     let stopping = false;
     const shutdown = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       logger.info('stopping', { signal });
-      void running.stop().then(() => process.exit(0));
+      void Promise.all([running.stop(), webhook?.close()]).then(() => process.exit(0));
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -4,11 +4,14 @@ import * as grpc from '@grpc/grpc-js';
 import { readMeshctlConfig, defaultConfigPath } from '../cli/client-config.js';
 import { AdminClient, AdminApiError } from '../cli/admin-client.js';
 import { commands, EXIT, UsageError, type Io, type Options } from '../cli/commands.js';
+import { tracesCommand, defaultHttpServer, DEFAULT_HTTP_PORT } from '../cli/commands-traces.js';
 import { explainCommand, proxyConfigCommand } from '../cli/commands-inspect.js';
+import { tapCommands, TAP_USAGE, type TapCommandOptions } from '../cli/commands-tap.js';
+import { injectCommand } from '../cli/commands-inject.js';
 
 const USAGE = `meshctl: manage a tsmesh mesh.
 
-Usage: meshctl [--config FILE] [--server HOST:PORT] COMMAND [options]
+Usage: meshctl [--config FILE] [--server HOST:PORT] [--http-server HOST:PORT] COMMAND [options]
 
 Configuration:
   apply -f FILE|DIR|- [-n NS] [--dry-run] [--validate=false]
@@ -30,6 +33,14 @@ Proxies and identity:
                                             which route, policies and endpoints a request would meet, and
                                             whether it would be allowed (exit 1 when it would be refused)
   check                                     control plane reachable, CA and admin cert valid, proxies synced
+  inject -f FILE|-                          add the tsmesh sidecar to Pods and workloads (static injection);
+                                            other documents pass through
+
+Observability (the control plane's HTTP port: --http-server, default the server's host, port ${DEFAULT_HTTP_PORT}):
+  traces [--limit N] [-o table|json]        recent traces: id, root span, services, duration, spans, error
+  traces TRACE_ID [-o table|json]           one trace as a waterfall (also at http://HTTP-SERVER/traces)
+
+${TAP_USAGE}
   version
 
 Kinds: MeshConfig, HTTPRoute, DestinationPolicy, AuthorizationPolicy, RateLimitPolicy (plural and short names work).
@@ -53,6 +64,7 @@ try {
     options: {
       config: { type: 'string' },
       server: { type: 'string' },
+      'http-server': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       output: { type: 'string', short: 'o' },
       namespace: { type: 'string', short: 'n' },
@@ -65,6 +77,12 @@ try {
       limit: { type: 'string' },
       validate: { type: 'string' },
       method: { type: 'string', short: 'X' },
+      path: { type: 'string' },
+      headers: { type: 'boolean' },
+      'by-route': { type: 'boolean' },
+      once: { type: 'boolean' },
+      'stream-server': { type: 'string' },
+      window: { type: 'string' },
       header: { type: 'string', short: 'H', multiple: true },
     },
   });
@@ -83,8 +101,50 @@ if (command === 'version') {
 }
 const options: Options = { output: v.output, namespace: v.namespace, allNamespaces: v['all-namespaces'], filename: v.filename, dryRun: v['dry-run'], serviceAccount: v['service-account'], ttl: v.ttl, uses: v.uses, limit: v.limit, validate: v.validate };
 
+// The HTTP port needs no admin credentials, only where it is.
+if (command === 'inject') {
+  try {
+    process.exit(await injectCommand(io, { filename: v.filename }));
+  } catch (error) {
+    if (error instanceof UsageError) die(error.message, EXIT.usage);
+    throw error;
+  }
+}
+if (command === 'traces') {
+  let httpServer = v['http-server'];
+  if (!httpServer) {
+    const fromConfig = v.server ? undefined : readMeshctlConfig(v.config ?? defaultConfigPath());
+    if (fromConfig && !fromConfig.ok) die(`${fromConfig.error} (or pass --http-server HOST:PORT)`, EXIT.usage);
+    httpServer = defaultHttpServer(v.server ?? (fromConfig?.ok ? fromConfig.value.server : ''));
+  }
+  try {
+    process.exit(await tracesCommand(io, { httpServer, limit: v.limit, output: v.output }, args[0]));
+  } catch (error) {
+    if (error instanceof UsageError) die(error.message, EXIT.usage);
+    throw error;
+  }
+}
+
 const config = readMeshctlConfig(v.config ?? defaultConfigPath());
 if (!config.ok) die(config.error, EXIT.usage);
+if (command === 'tap' || command === 'top' || command === 'stat') {
+  const meshConfig = { ...config.value, ...(v.server ? { server: v.server } : {}) };
+  const tapOptions: TapCommandOptions = { namespace: v.namespace, output: v.output, path: v.path, method: v.method, headers: v.headers, byRoute: v['by-route'], once: v.once, streamServer: v['stream-server'], window: v.window };
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  try {
+    const code =
+      command === 'stat'
+        ? await tapCommands.stat(meshConfig, io, tapOptions, args[0])
+        : command === 'top'
+          ? await tapCommands.top(meshConfig, io, tapOptions, args[0], stop.signal, process.stdout.isTTY === true)
+          : await tapCommands.tap(meshConfig, io, tapOptions, args[0], stop.signal);
+    process.exit(code);
+  } catch (error) {
+    if (error instanceof UsageError) die(error.message, EXIT.usage);
+    throw error;
+  }
+}
 const client = new AdminClient({ ...config.value, ...(v.server ? { server: v.server } : {}) });
 
 async function dispatch(): Promise<number> {

@@ -5,6 +5,7 @@ import { TYPE_URLS, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, typ
 import type { EndpointRegistry } from './registry.js';
 import type { ConnectedProxy, ProxyTracker, TypeSyncStatus } from './proxy-tracker.js';
 import type { ConfigView } from './config-view.js';
+import { NOOP_STREAM_OBSERVER, type PushObserver, type StreamObserver } from '../observability/push-telemetry.js';
 
 export type DiscoveryCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
 
@@ -16,6 +17,8 @@ export interface DiscoveryContext {
   config: ConfigView;
   logger: Logger;
   debounceMs: number;
+  // Push metrics and spans; absent, pushes go unobserved.
+  observer?: PushObserver;
 }
 
 interface Subscription {
@@ -49,6 +52,7 @@ export class ProxyStream {
   private unsubscribeConfig: (() => void) | undefined;
   private closed = false;
   private readonly log: Logger;
+  private observed: StreamObserver = NOOP_STREAM_OBSERVER;
 
   constructor(
     private readonly call: DiscoveryCall,
@@ -109,16 +113,17 @@ export class ProxyStream {
       types: new Map(),
     };
     this.ctx.tracker.add(this.proxy);
+    this.observed = this.ctx.observer?.stream(node.id) ?? NOOP_STREAM_OBSERVER;
     if (node.service && node.inbound_address) {
       this.ctx.registry.upsert(`${node.service}.${node.namespace}`, { nodeId: node.id, address: node.inbound_address, identity: spiffeId, labels: { ...node.labels } });
     }
     this.unsubscribeRegistry = this.ctx.registry.onChange((key) => {
       const endpoints = this.subscriptions.get(TYPE_URLS.endpoints);
-      if (endpoints?.names.has(key)) this.schedulePush(TYPE_URLS.endpoints);
+      if (endpoints?.names.has(key)) this.changed(TYPE_URLS.endpoints);
     });
     this.unsubscribeConfig = this.ctx.config.onChange(() => {
-      this.schedulePush(TYPE_URLS.inboundPolicy);
-      this.schedulePush(TYPE_URLS.serviceRoutes);
+      this.changed(TYPE_URLS.inboundPolicy);
+      this.changed(TYPE_URLS.serviceRoutes);
     });
     this.log.info('sidecar connected', { node: node.id, identity: spiffeId, service: node.service, inbound: node.inbound_address });
     return true;
@@ -149,10 +154,12 @@ export class ProxyStream {
         sub.status.error = request.error_detail.message;
         sub.status.versionAcked = request.version_info;
         this.log.warn('sidecar refused config (NACK)', { node: proxy.nodeId, type: request.type_url, version: sub.status.versionSent, error: request.error_detail.message });
+        this.observed.nacked(request.type_url, sub.status.versionSent, request.error_detail.message);
       } else {
         sub.status.state = 'SYNCED';
         sub.status.error = '';
         sub.status.versionAcked = request.version_info;
+        this.observed.acked(request.type_url, request.version_info);
       }
       sub.status.since = now;
     }
@@ -164,6 +171,11 @@ export class ProxyStream {
     }
     // A new subscription is answered at once (a request may be waiting on it), even if nothing changed.
     if (!request.response_nonce || namesChanged) this.push(request.type_url, true);
+  }
+
+  private changed(typeUrl: string): void {
+    if (this.subscriptions.has(typeUrl)) this.observed.changed(typeUrl);
+    this.schedulePush(typeUrl);
   }
 
   private schedulePush(typeUrl: string): void {
@@ -181,13 +193,17 @@ export class ProxyStream {
     if (!sub || this.closed) return;
     const resources = this.resourcesFor(typeUrl, sub.names);
     const version = createHash('sha256').update(JSON.stringify(resources)).digest('hex').slice(0, 16);
-    if (!force && version === sub.status.versionSent) return;
+    if (!force && version === sub.status.versionSent) {
+      this.observed.unchanged(typeUrl);
+      return;
+    }
     const nonce = `${Date.now().toString(36)}-${++nonceCounter}`;
     sub.status.versionSent = version;
     sub.status.nonceSent = nonce;
     sub.status.state = sub.status.versionAcked === version && sub.status.state === 'SYNCED' ? 'SYNCED' : 'STALE';
     if (sub.status.state === 'STALE') sub.status.since = Date.now();
     this.call.write({ type_url: typeUrl, version_info: version, nonce, resources });
+    this.observed.pushed(typeUrl, version, resources.length);
   }
 
   private resourcesFor(typeUrl: string, names: Set<string>): Resource[] {
@@ -220,6 +236,7 @@ export class ProxyStream {
     for (const sub of this.subscriptions.values()) clearTimeout(sub.timer);
     this.unsubscribeRegistry?.();
     this.unsubscribeConfig?.();
+    this.observed.closed();
     const proxy = this.proxy;
     if (!proxy) return;
     this.ctx.tracker.remove(proxy.nodeId, proxy);

@@ -3,6 +3,7 @@ import { isMeshError } from '../errors.js';
 import type { AppResponse, InboundLayer, InboundRequest } from '../inbound/http/types.js';
 import type { OutboundLayer, OutboundRequest, UpstreamResponse } from '../outbound/http/types.js';
 import type { Telemetry } from './telemetry.js';
+import type { TapSink } from '../tap/sink.js';
 import { extractContext, type SpanEnd, type SpanHandle } from './tracing.js';
 
 interface Refusal {
@@ -35,7 +36,8 @@ function peerSource(req: InboundRequest): string {
   return req.peerId ?? (req.plaintext ? 'plaintext' : 'unauthenticated');
 }
 
-export function inboundTelemetryLayer(t: Telemetry): InboundLayer {
+// tap: where `meshctl tap` sees requests; while no tap is on, it costs one boolean check per request.
+export function inboundTelemetryLayer(t: Telemetry, tap?: TapSink): InboundLayer {
   const finish = (req: InboundRequest, span: SpanHandle | undefined, started: number, end: SpanEnd): void => {
     try {
       const durationMs = performance.now() - started;
@@ -61,6 +63,9 @@ export function inboundTelemetryLayer(t: Telemetry): InboundLayer {
         route: '',
         refusal: end.error?.code ?? null,
       });
+      if (tap?.active === true) {
+        tap.record({ direction: 'inbound', method: req.method, path: req.path, authority: req.authority, status: end.status, latencyMs: durationMs, source, destination: t.localService, traceId: span?.traceId ?? '', refusal: end.error?.code ?? null, headers: req.headers });
+      }
     } catch {
       t.metrics.telemetryError();
     }
@@ -101,7 +106,7 @@ export function inboundTelemetryLayer(t: Telemetry): InboundLayer {
   };
 }
 
-export function outboundTelemetryLayer(t: Telemetry): OutboundLayer {
+export function outboundTelemetryLayer(t: Telemetry, tap?: TapSink): OutboundLayer {
   const destinationOf = (req: OutboundRequest): string => {
     const service = req.backend ?? req.service;
     return service ? t.serviceKey(service.name, service.namespace) : 'unknown';
@@ -135,6 +140,9 @@ export function outboundTelemetryLayer(t: Telemetry): OutboundLayer {
         route,
         refusal: end.error?.code ?? null,
       });
+      if (tap?.active === true) {
+        tap.record({ direction: 'outbound', method: req.method, path: req.path, authority: req.authority, status: end.status, latencyMs: durationMs, source: t.spiffeId, destination, traceId: span?.traceId ?? '', refusal: end.error?.code ?? null, headers: req.headers });
+      }
     } catch {
       t.metrics.telemetryError();
     }

@@ -25,6 +25,7 @@ class RequestSeries {
 
   constructor(
     readonly labels: string,
+    readonly key: RequestSeriesKey,
     readonly overflow = false,
   ) {}
 
@@ -44,6 +45,21 @@ class RequestSeries {
 }
 
 type Level<T> = Map<string, T>;
+
+export interface RequestSeriesKey {
+  direction: string;
+  source: string;
+  destination: string;
+  route: string;
+}
+
+// One series as plain numbers, for `meshctl stat`: buckets are per bucket (not cumulative), bounded by LATENCY_BUCKETS_SECONDS.
+export interface RequestSeriesSnapshot extends RequestSeriesKey {
+  statusClasses: Record<string, number>;
+  buckets: number[];
+  count: number;
+  sumSeconds: number;
+}
 
 export interface MetricsOptions {
   // Distinct label sets per metric family; past it new combinations are counted under "other".
@@ -105,12 +121,13 @@ export class MeshMetrics {
     if (this.requestOrder.length >= this.maxLabelSets) {
       let overflow = this.requestOverflow.get(direction);
       if (overflow === undefined) {
-        overflow = new RequestSeries(`direction="${escapeLabel(direction)}",source="${OVERFLOW_LABEL}",destination="${OVERFLOW_LABEL}",route="${OVERFLOW_LABEL}"`, true);
+        const key = { direction, source: OVERFLOW_LABEL, destination: OVERFLOW_LABEL, route: OVERFLOW_LABEL };
+        overflow = new RequestSeries(`direction="${escapeLabel(direction)}",source="${OVERFLOW_LABEL}",destination="${OVERFLOW_LABEL}",route="${OVERFLOW_LABEL}"`, key, true);
         this.requestOverflow.set(direction, overflow);
       }
       return overflow;
     }
-    const series = new RequestSeries(`direction="${escapeLabel(direction)}",source="${escapeLabel(source)}",destination="${escapeLabel(destination)}",route="${escapeLabel(route)}"`);
+    const series = new RequestSeries(`direction="${escapeLabel(direction)}",source="${escapeLabel(source)}",destination="${escapeLabel(destination)}",route="${escapeLabel(route)}"`, { direction, source, destination, route });
     this.requestOrder.push(series);
     return series;
   }
@@ -165,6 +182,17 @@ export class MeshMetrics {
   // mesh_spans_dropped_total is read from the tracer at scrape time.
   spansDroppedFrom(read: () => number): void {
     this.spansDropped = read;
+  }
+
+  // Every request series as numbers; a copy, so the caller may hold it while requests go on.
+  requestSnapshot(): RequestSeriesSnapshot[] {
+    return [...this.requestOrder, ...this.requestOverflow.values()].map((s) => ({
+      ...s.key,
+      statusClasses: Object.fromEntries(STATUS_CLASSES.map((cls, i) => [cls, s.counts[i]!])),
+      buckets: Array.from(s.buckets),
+      count: s.count,
+      sumSeconds: s.sum,
+    }));
   }
 
   render(): string {
