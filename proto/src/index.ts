@@ -97,3 +97,4 @@ export {
   type ServiceRef,
 } from './policy/index.js';
 export { decodeExportTraceServiceRequest, type DecodedSpan, type DecodedLink, type SpanKindName } from './otlp/decode.js';
+export type { TapFilter, TapEvent, RequestSeries, SidecarMessage, ControlPlaneMessage, TapStreamMessage } from './tap-protocol.js';

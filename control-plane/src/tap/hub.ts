@@ -73,7 +73,7 @@ export class StreamHub {
       case 'stats': {
         const waiter = this.statsWaiters.get(message.requestId);
         if (waiter === undefined || !waiter.waitingFor.delete(session)) return;
-        waiter.replies.push({ nodeId: session.nodeId, service: session.service, namespace: session.namespace, bounds: message.bounds, series: message.series });
+        waiter.replies.push({ nodeId: session.nodeId, service: session.service, namespace: session.namespace, bounds: [...message.bounds], series: message.series });
         if (waiter.waitingFor.size === 0) waiter.finish();
         return;
       }

@@ -1,57 +1,8 @@
-// The JSON messages of the stream server: sidecar <-> control plane on /v1/sidecar (mirrors sidecar/src/tap/protocol.ts) and control plane -> meshctl on /v1/tap.
+// The JSON messages of the stream server: sidecar <-> control plane on /v1/sidecar (types in @tsmesh/proto) and control plane -> meshctl on /v1/tap.
 import type { RawData } from 'ws';
 
-export interface TapFilter {
-  service: string;
-  namespace: string;
-  path?: string;
-  method?: string;
-  headers: boolean;
-}
-
-export interface TapEvent {
-  time: string;
-  direction: 'inbound' | 'outbound';
-  method: string;
-  path: string;
-  authority: string;
-  status: number;
-  latencyMs: number;
-  source: string;
-  destination: string;
-  traceId: string;
-  refusal?: string;
-  headers?: Record<string, string>;
-}
-
-export interface RequestSeries {
-  direction: string;
-  source: string;
-  destination: string;
-  route: string;
-  statusClasses: Record<string, number>;
-  // Per bucket, not cumulative; bounded by the message's `bounds` (seconds), the rest is +Inf.
-  buckets: number[];
-  count: number;
-  sumSeconds: number;
-}
-
-export type SidecarMessage =
-  | { type: 'hello'; nodeId: string; service: string; namespace: string }
-  | { type: 'tap-started'; tapId: string }
-  | { type: 'tap-events'; tapId: string; events: TapEvent[]; dropped: number }
-  | { type: 'stats'; requestId: string; bounds: number[]; series: RequestSeries[] };
-
-export type ControlPlaneMessage =
-  | { type: 'tap-start'; tapId: string; filter: TapFilter }
-  | { type: 'tap-stop'; tapId: string }
-  | { type: 'stats-request'; requestId: string };
-
-// What meshctl receives on /v1/tap, one JSON text frame each.
-export type TapStreamMessage =
-  | { type: 'tapping'; nodeId: string; service: string; namespace: string }
-  | { type: 'event'; nodeId: string; event: TapEvent }
-  | { type: 'dropped'; nodeId: string; count: number };
+export type { TapFilter, TapEvent, RequestSeries, SidecarMessage, ControlPlaneMessage, TapStreamMessage } from '@tsmesh/proto';
+import type { TapEvent, RequestSeries, SidecarMessage } from '@tsmesh/proto';
 
 // A batch larger than a sidecar's whole rate bound is not from a well-behaved sidecar.
 const MAX_EVENTS_PER_BATCH = 1_000;

@@ -1,43 +1,8 @@
-// The JSON messages on a sidecar's stream to the control plane (/v1/sidecar); control-plane/src/tap/protocol.ts mirrors them.
-import type { RequestSeriesSnapshot } from '../telemetry/metrics.js';
+// Parsing what the control plane sends on a sidecar's stream (/v1/sidecar); the message types live in @tsmesh/proto.
+import type { ControlPlaneMessage, TapFilter } from '@tsmesh/proto';
 import type { RawData } from 'ws';
 
-export interface TapFilter {
-  service: string;
-  namespace: string;
-  // A path prefix and an exact method; absent means any.
-  path?: string;
-  method?: string;
-  // Request headers are sent only when the operator asked for them; bodies never are.
-  headers: boolean;
-}
-
-export interface TapEvent {
-  time: string;
-  direction: 'inbound' | 'outbound';
-  method: string;
-  path: string;
-  authority: string;
-  status: number;
-  latencyMs: number;
-  source: string;
-  destination: string;
-  traceId: string;
-  refusal?: string;
-  headers?: Record<string, string>;
-}
-
-export type SidecarMessage =
-  | { type: 'hello'; nodeId: string; service: string; namespace: string }
-  | { type: 'tap-started'; tapId: string }
-  // dropped: events over the rate bound (or not sendable) since the last batch of this tap.
-  | { type: 'tap-events'; tapId: string; events: TapEvent[]; dropped: number }
-  | { type: 'stats'; requestId: string; bounds: readonly number[]; series: RequestSeriesSnapshot[] };
-
-export type ControlPlaneMessage =
-  | { type: 'tap-start'; tapId: string; filter: TapFilter }
-  | { type: 'tap-stop'; tapId: string }
-  | { type: 'stats-request'; requestId: string };
+export type { TapFilter, TapEvent, SidecarMessage, ControlPlaneMessage } from '@tsmesh/proto';
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 
