@@ -70,6 +70,7 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const store = await ConfigStore.open(join(options.dataDir, 'store'), { logger: logger.child('store') });
   if (store.recovery.truncatedBytes > 0) logger.warn('the config store cut a torn tail after a crash', { ...store.recovery });
   const registry = new EndpointRegistry();
+  let draining = false;
   const configView = createConfigView(store);
   const tracker = new ProxyTracker();
   const spiffeId = controlPlaneSpiffeId(ca.trustDomain);
@@ -91,7 +92,7 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 });
   const protos = meshProtos();
   server.addService(protos.identity.tsmesh.identity.v1.Identity.service, createIdentityHandlers({ ca, tokens, trustDomain: ca.trustDomain, logger: logger.child('identity') }));
-  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), config: configView, logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100, observer: observability.pushes }));
+  server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), config: configView, logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100, observer: observability.pushes, draining: () => draining }));
   server.addService(protos.admin.tsmesh.admin.v1.Admin.service, createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, store, config: configView, registry, logger: logger.child('admin') }));
 
   // Client certificates are requested but optional: a sidecar bootstraps with a token before it has one.
@@ -131,6 +132,7 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
     streamAddress: stream.address,
     stop: () =>
       new Promise<void>((resolve) => {
+        draining = true;
         clearInterval(renewTimer);
         const closeStore = (): Promise<void> => Promise.all([observability.stop(), stream.close()]).then(() => store.close());
         server.tryShutdown(() => void closeStore().then(resolve, resolve));

@@ -144,6 +144,21 @@ describe('discovery', () => {
     expect(wrongNamespace.details).toContain('not the namespace of the caller');
   });
 
+  it('does not tell the sidecars still connected that endpoints left while the control plane shuts down', async () => {
+    connect(paymentsCert, { id: 'payments-7', service: 'payments', namespace: 'shop', inbound_address: '127.0.0.1:7007' });
+    const orders = connect(ordersCert, { id: 'orders-7', service: 'orders', namespace: 'shop' });
+    await eventually('payments-7 endpoint', async () => {
+      const r = await orders.resolve({ name: 'payments', namespace: 'shop' });
+      return r.ok && r.value.some((e) => e.nodeId === 'payments-7') ? true : undefined;
+    });
+    // Regression: streams closing during shutdown were pushed to the others as "endpoint gone".
+    const stopping = cp.stop();
+    cp.running.registry.remove('payments.shop', 'payments-7');
+    await stopping;
+    expect(orders.snapshot().services['payments.shop']?.endpoints.map((e) => e.nodeId)).toContain('payments-7');
+    await cp.restart();
+  });
+
   it('keeps the last config while the control plane is down and reconnects when it returns', async () => {
     const payments = connect(paymentsCert, { id: 'payments-6', service: 'payments', namespace: 'shop', inbound_address: '127.0.0.1:7006' });
     const orders = connect(ordersCert, { id: 'orders-6', service: 'orders', namespace: 'shop' });

@@ -17,6 +17,9 @@ export interface DiscoveryContext {
   config: ConfigView;
   logger: Logger;
   debounceMs: number;
+  // True once the control plane is shutting down: streams closing then must not be pushed to the
+  // sidecars still connected as "endpoint gone", or a restart would empty every caller's endpoints.
+  draining?: () => boolean;
   // Push metrics and spans; absent, pushes go unobserved.
   observer?: PushObserver;
 }
@@ -190,7 +193,7 @@ export class ProxyStream {
   // Pushes every resource of the type this sidecar is subscribed to (state of the world).
   push(typeUrl: string, force: boolean): void {
     const sub = this.subscriptions.get(typeUrl);
-    if (!sub || this.closed) return;
+    if (!sub || this.closed || this.ctx.draining?.()) return;
     const resources = this.resourcesFor(typeUrl, sub.names);
     const version = createHash('sha256').update(JSON.stringify(resources)).digest('hex').slice(0, 16);
     if (!force && version === sub.status.versionSent) {
