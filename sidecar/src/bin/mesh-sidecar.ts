@@ -4,6 +4,12 @@ import { parseSidecarConfig, SIDECAR_USAGE } from '../config.js';
 import { startSidecar } from '../sidecar.js';
 
 const [command, ...rest] = process.argv.slice(2);
+if (command === 'iptables') {
+  // An init step, not the proxy: install or remove the interception rules in this network namespace, then exit.
+  const { runIptablesCommand } = await import('../intercept/apply.js');
+  const code = await runIptablesCommand(rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) });
+  process.exit(code);
+}
 if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
   process.stdout.write(SIDECAR_USAGE);
   process.exit(command ? 0 : 2);
