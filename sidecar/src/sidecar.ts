@@ -25,6 +25,8 @@ export interface RunningSidecar {
   telemetry: Telemetry;
   tap: TapSink;
   stop(): Promise<void>;
+  // SIGTERM: report not ready, GOAWAY inbound peers and let in-flight requests finish (bounded), then stop.
+  drain(graceMs: number): Promise<void>;
 }
 
 export class BootstrapError extends Error {
@@ -38,7 +40,7 @@ function isFatalBootstrapError(message: string): boolean {
 
 export async function startSidecar(config: SidecarConfig, logger: Logger = createLogger(`sidecar.${config.service}`)): Promise<RunningSidecar> {
   // Filled in as start-up proceeds; the admin endpoint reports readiness from it meanwhile.
-  const parts: { tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator; destinations?: Destinations; stream?: ControlPlaneStream } = {};
+  const parts: { draining?: boolean; inboundDrain?: (graceMs: number) => Promise<void>; tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator; destinations?: Destinations; stream?: ControlPlaneStream } = {};
   const closers: Array<() => Promise<void>> = [];
   const telemetry = createTelemetry({
     service: { name: config.service, namespace: config.namespace },
@@ -60,6 +62,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     tls: () => parts.tls,
     rotations: () => parts.rotator?.rotations ?? 0,
     ready: () => {
+      if (parts.draining) return { ready: false, reason: 'draining: shutting down' };
       if (!parts.tls) return { ready: false, reason: 'waiting for a workload certificate' };
       if (!parts.discovery?.hasApplied(TYPE_URLS.trustBundle)) return { ready: false, reason: 'waiting for the first config from the control plane' };
       if (config.appPort !== undefined && !parts.discovery.hasApplied(TYPE_URLS.inboundPolicy)) return { ready: false, reason: 'waiting for the inbound policy from the control plane' };
@@ -133,6 +136,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     });
     inboundPort = inbound.address.port;
     closers.push(() => inbound.close());
+    if (inbound.drain) parts.inboundDrain = (graceMs) => inbound.drain!(graceMs);
   }
   const discovery = new DiscoveryClient({
     controlPlaneAddress: config.controlPlaneAddress,
@@ -187,5 +191,11 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     parts.stream = stream;
     stream.start();
   }
-  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, telemetry, tap, stop };
+  const drain = async (graceMs: number): Promise<void> => {
+    parts.draining = true;
+    // Outbound keeps serving meanwhile: the app may still be finishing requests that call out.
+    await parts.inboundDrain?.(graceMs);
+    await stop();
+  };
+  return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, telemetry, tap, stop, drain };
 }

@@ -3,6 +3,9 @@ import { createLogger } from '@tsmesh/proto';
 import { parseSidecarConfig, SIDECAR_USAGE } from '../config.js';
 import { startSidecar } from '../sidecar.js';
 
+// In-flight inbound requests get this long after SIGTERM (Kubernetes' default grace is 30 s).
+const DRAIN_GRACE_MS = Number(process.env['MESH_DRAIN_GRACE_MS'] ?? '10000');
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'iptables') {
   // An init step, not the proxy: install or remove the interception rules in this network namespace, then exit.
@@ -32,10 +35,12 @@ try {
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info('stopping', { signal });
-    const force = setTimeout(() => process.exit(1), 10_000);
+    // SIGTERM drains (Kubernetes sends it when the pod stops); SIGINT (Ctrl-C) stops at once.
+    const graceMs = signal === 'SIGTERM' ? DRAIN_GRACE_MS : 0;
+    logger.info('stopping', { signal, graceMs });
+    const force = setTimeout(() => process.exit(1), graceMs + 5_000);
     force.unref();
-    void sidecar.stop().then(() => process.exit(0));
+    void (graceMs > 0 ? sidecar.drain(graceMs) : sidecar.stop()).then(() => process.exit(0));
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

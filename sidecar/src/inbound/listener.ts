@@ -114,20 +114,31 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     });
   });
   const address = await listen(front, options.host, options.port);
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      unsubscribe();
+      shedder.close();
+      server.close();
+      plaintext.close();
+      for (const session of sessions) session.destroy();
+      tunnels.destroyAll();
+      agent.destroy();
+      if (front.listening) front.close(() => resolve());
+      else resolve();
+    });
   logger.info('inbound listener started', { address: `${address.host}:${address.port}` });
   return {
     address,
-    close: () =>
-      new Promise<void>((resolve) => {
-        unsubscribe();
-        shedder.close();
-        front.close(() => resolve());
-        server.close();
-        plaintext.close();
-        for (const session of sessions) session.destroy();
-        tunnels.destroyAll();
-        agent.destroy();
-      }),
+    close,
+    // GOAWAY to every peer: callers finish what they sent and open new sessions elsewhere.
+    drain: async (graceMs) => {
+      front.close();
+      for (const session of sessions) if (!session.closed) session.close();
+      const deadline = Date.now() + graceMs;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      logger.info('inbound drained', { remainingSessions: sessions.size });
+      await close();
+    },
   };
 }
 

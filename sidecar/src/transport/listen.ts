@@ -4,8 +4,10 @@ import type { Duplex } from 'node:stream';
 
 export interface ListenerHandle {
   address: { host: string; port: number };
-  // Stops listening and cuts open connections and tunnels (graceful drain is a later concern).
+  // Stops listening and cuts open connections and tunnels.
   close(): Promise<void>;
+  // Stops accepting, lets in-flight requests finish (at most graceMs), then closes.
+  drain?(graceMs: number): Promise<void>;
 }
 
 export function listen(server: Server, host: string, port: number): Promise<{ host: string; port: number }> {
