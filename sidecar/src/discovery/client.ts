@@ -103,10 +103,16 @@ export class DiscoveryClient implements EndpointResolver {
   }
 
   // Subscribes on first use and waits (bounded) for the service's routes; without them the default route applies.
-  async prepare(service: ServiceName, signal?: AbortSignal): Promise<void> {
+  // Returns nothing when the routes are here already, so the hot path does not wait on a promise.
+  prepare(service: ServiceName, signal?: AbortSignal): Promise<void> | undefined {
+    if (this.routeTables.has(serviceKey(service))) return undefined;
+    return this.resolve(service, signal).then(() => undefined);
+  }
+
+  resolveKnown(service: ServiceName): Result<ServiceEndpoint[], ResolveFailure> | undefined {
     const key = serviceKey(service);
-    if (this.routeTables.has(key)) return;
-    await this.resolve(service, signal);
+    const entry = this.services.get(key);
+    return entry && this.routeTables.has(key) ? settleEntry(key, entry) : undefined;
   }
 
   async resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>> {

@@ -24,6 +24,8 @@ export type ResolveFailure =
 
 export interface EndpointResolver {
   resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>>;
+  // The answer without waiting, when it is already known (the hot path); undefined otherwise.
+  resolveKnown?(service: ServiceName): Result<ServiceEndpoint[], ResolveFailure> | undefined;
 }
 
 export function serviceKey(service: ServiceName): string {

@@ -21,7 +21,7 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
     const backend = req.backend ?? req.service;
     if (!backend) throw new InternalError('outbound/balancer: no target service was set before balancing');
     const key = serviceKey(backend);
-    const resolved = await resolver.resolve(backend, req.signal);
+    const resolved = resolver.resolveKnown?.(backend) ?? (await resolver.resolve(backend, req.signal));
     if (req.signal.aborted) throw cancelReason(req);
     if (!resolved.ok) throw failureToError(resolved.error, key);
     const endpoints = resolved.value;

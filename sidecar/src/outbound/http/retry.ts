@@ -80,8 +80,17 @@ export function retryLayer(hooks: RetryHooks, options: { random?: () => number; 
     if (plan.retries === 0 || req.upgrade !== null) return next(req);
     const idempotent = plan.retryNonIdempotent || IDEMPOTENT.has(req.method);
     const body = req.body === null ? null : new ReplayableBody(req.body, options.replayLimitBytes ?? DEFAULT_REPLAY_LIMIT_BYTES);
+    // The first try runs on the request itself unless a per-try timeout needs a signal of its own:
+    // most requests never retry, and a child request per request is measurable work.
+    const ownFirstTry = !req.route?.perTryTimeoutMs;
     for (let attempt = 1; ; attempt++) {
-      const tryReq = childRequest(req, attempt, body ? body.open() : null);
+      let tryReq: OutboundRequest;
+      if (attempt === 1 && ownFirstTry) {
+        req.body = body ? body.open() : null;
+        tryReq = req;
+      } else {
+        tryReq = childRequest(req, attempt, body ? body.open() : null);
+      }
       let why: string;
       try {
         const response: UpstreamResponse = await next(tryReq);

@@ -8,15 +8,16 @@ import type { OutboundLayer } from './types.js';
 export interface RouteSource {
   // undefined: no routes known for the service (yet); the default plan applies.
   routes(service: ServiceName): ServiceRoutes | undefined;
-  // Called before routes(): lets the source fetch what it does not hold yet.
-  prepare?(service: ServiceName, signal: AbortSignal): Promise<void>;
+  // Called before routes(): lets the source fetch what it does not hold yet (undefined: nothing to wait for).
+  prepare?(service: ServiceName, signal: AbortSignal): Promise<void> | undefined;
 }
 
 export function routeLayer(source: RouteSource | undefined, random: () => number = Math.random): OutboundLayer {
   return (next) => async (req) => {
     const service = req.service;
     if (!service) throw new InternalError('outbound/route: no target service was set before routing');
-    if (source?.prepare) await source.prepare(service, req.signal);
+    const pending = source?.prepare?.(service, req.signal);
+    if (pending) await pending;
     const routes = source?.routes(service);
     const headers = req.headers;
     const plan =
