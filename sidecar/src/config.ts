@@ -62,8 +62,9 @@ Listeners:
 Overload and telemetry:
   --max-inflight N           shed inbound requests (503) beyond this many in flight [default: 10000]
   --max-event-loop-delay D   shed while the event loop lags more than this          [default: 1s]
-  --otlp-endpoint URL        export spans with OTLP (e.g. http://127.0.0.1:4318/v1/traces, or
-                             127.0.0.1:4317 with --otlp-protocol grpc); omit to export nothing
+  --otlp-endpoint URL|off    export spans with OTLP (e.g. http://127.0.0.1:4318/v1/traces, or
+                             127.0.0.1:4317 with --otlp-protocol grpc); default: the control
+                             plane's embedded trace store when it is on this host, else nothing
   --otlp-protocol P          http/protobuf or grpc                                  [default: http/protobuf]
   --trace-sampling PERCENT   share of new traces sampled; a sampled caller is always followed [default: 1]
   --access-log stderr|FILE   a JSON line per request (off by default)
@@ -77,6 +78,14 @@ function parsePort(value: string | undefined, flag: string, fallback: number | u
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return err(`${flag}: "${value}" is not a port number (0-65535)`);
   return ok(port);
+}
+
+// Without a collector, a control plane on this host keeps traces (meshctl traces). Its HTTP port is
+// plain HTTP, so spans go there only over loopback; anywhere else, nothing is exported by default.
+function embeddedCollector(controlPlaneAddress: string): SidecarConfig['otlp'] {
+  const host = controlPlaneAddress.slice(0, controlPlaneAddress.lastIndexOf(':'));
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '[::1]') return undefined;
+  return { protocol: 'http/protobuf', endpoint: `http://${host}:15014/v1/traces` };
 }
 
 export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Result<SidecarConfig, string> {
@@ -174,7 +183,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
     certTtlMs: certTtl.value,
     maxInFlight,
     maxEventLoopDelayMs: loopDelay.value,
-    otlp: otlpEndpoint ? { protocol: otlpProtocol, endpoint: otlpEndpoint } : undefined,
+    otlp: otlpEndpoint === 'off' ? undefined : otlpEndpoint ? { protocol: otlpProtocol, endpoint: otlpEndpoint } : embeddedCollector(controlPlaneAddress),
     traceSamplingPercent: sampling,
     accessLog: accessLog === undefined ? undefined : accessLog === 'stderr' ? 'stderr' : { path: accessLog },
   });

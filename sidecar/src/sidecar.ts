@@ -154,6 +154,10 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     },
   });
   parts.discovery = discovery;
+  // MeshConfig's sampling rate, when set, wins over the flag; removing it goes back to the flag.
+  discovery.onInboundPolicy((policy) => {
+    telemetry.tracing.setSamplingPercent(policy?.meshConfig?.spec.tracing?.samplingPercent ?? config.traceSamplingPercent);
+  });
   discovery.start();
   const outbound = await startOutboundListener({
     host: config.bindHost,

@@ -31,6 +31,15 @@ describe('parseSidecarConfig', () => {
     });
   });
 
+  it('exports traces to the control plane on this host by default, never across hosts unasked', () => {
+    const local = parseSidecarConfig(base, {});
+    expect(local.ok && local.value.otlp).toEqual({ protocol: 'http/protobuf', endpoint: 'http://127.0.0.1:15014/v1/traces' });
+    const remote = parseSidecarConfig([...base, '--control-plane', 'cp.mesh-system.svc:15012'], {});
+    expect(remote.ok && remote.value.otlp).toBeUndefined();
+    const off = parseSidecarConfig([...base, '--otlp-endpoint', 'off'], {});
+    expect(off.ok && off.value.otlp).toBeUndefined();
+  });
+
   it('reads MESH_* environment variables when a flag is absent', () => {
     const result = parseSidecarConfig(['--ca-file', caFile], { MESH_SERVICE: 'web', MESH_TOKEN: 'x', MESH_APP_PORT: '8080' });
     expect(result).toMatchObject({ ok: true, value: { service: 'web', namespace: 'default', appPort: 8080, joinToken: 'x' } });

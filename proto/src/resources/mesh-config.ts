@@ -13,6 +13,8 @@ export const MeshConfigSpec = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Mesh-wide share of new traces sampled (0-100); a sidecar's --trace-sampling applies until set.
+    tracing: Type.Optional(Type.Object({ samplingPercent: Type.Number({ minimum: 0, maximum: 100 }) }, { additionalProperties: false })),
     // What happens to a request no AuthorizationPolicy speaks of.
     defaultPolicy: Type.Optional(Type.Union([Type.Literal('allow-authenticated'), Type.Literal('deny')])),
   },

@@ -144,7 +144,26 @@ export function samplerFor(percent: number): Sampler {
   return new ParentBasedSampler({ root });
 }
 
+// The provider's sampler is fixed at construction; this one delegates, so MeshConfig can change the rate live.
+class AdjustableSampler implements Sampler {
+  constructor(private inner: Sampler) {}
+
+  set(inner: Sampler): void {
+    this.inner = inner;
+  }
+
+  shouldSample(...args: Parameters<Sampler['shouldSample']>): ReturnType<Sampler['shouldSample']> {
+    return this.inner.shouldSample(...args);
+  }
+
+  toString(): string {
+    return `Adjustable{${this.inner.toString()}}`;
+  }
+}
+
 export class Tracing {
+  private readonly sampler: AdjustableSampler;
+  private samplingPercent: number;
   private readonly provider: TracerProvider;
   private readonly tracer: Tracer;
   private readonly processor: BoundedBatchSpanProcessor | undefined;
@@ -155,13 +174,26 @@ export class Tracing {
     const resource: Attributes = { 'service.name': config.serviceName, 'mesh.identity': config.spiffeId };
     if (config.serviceNamespace !== undefined) resource['service.namespace'] = config.serviceNamespace;
     if (config.instanceId !== undefined) resource['service.instance.id'] = config.instanceId;
+    this.samplingPercent = config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT;
+    this.sampler = new AdjustableSampler(samplerFor(this.samplingPercent));
     // A provider per sidecar, never registered globally: tests run several sidecars in one process.
     this.provider = new TracerProvider({
       resource: resourceFromAttributes(resource),
-      sampler: samplerFor(config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT),
+      sampler: this.sampler,
       spanProcessors: this.processor ? [this.processor] : [],
     });
     this.tracer = this.provider.getTracer('tsmesh-sidecar');
+  }
+
+  // For traces that start here; a sampled parent is still always followed.
+  setSamplingPercent(percent: number): void {
+    if (percent === this.samplingPercent) return;
+    this.sampler.set(samplerFor(percent));
+    this.samplingPercent = percent;
+  }
+
+  get currentSamplingPercent(): number {
+    return this.samplingPercent;
   }
 
   // Spans lost before reaching the collector (queue full, export failed or timed out).
