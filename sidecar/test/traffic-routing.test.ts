@@ -116,6 +116,16 @@ describe('breaking and ejection', () => {
     expect((await get(caller.port)).status).toBe(200);
   });
 
+  it('keeps to maxConnections: with a limit of 1, one endpoint of three gets every request', async () => {
+    const upstreams = await Promise.all([0, 1, 2].map(() => startUpstream(cleanup, ca, keys[1]!, 'orders')));
+    const caller = await startCaller(cleanup, ca, keys[2]!, { 'orders.shop': upstreams.map((u) => u.endpoint) });
+    caller.setRoutes('orders', [{ service: 'orders', rules: [{ retries: { attempts: 0 } }] }], { service: 'orders', connectionPool: { maxConnections: 1 } });
+    // The limit is approximate for requests racing before the first connection exists (as Envoy's).
+    await get(caller.port);
+    await many(29, 4, () => get(caller.port));
+    expect(upstreams.map((u) => u.hits()).filter((h) => h > 0)).toEqual([30]);
+  });
+
   it('fails fast with 503 over the connection-pool limit so a slow service cannot take all capacity', async () => {
     const slow = await startUpstream(cleanup, ca, keys[1]!, 'orders', hang);
     const caller = await startCaller(cleanup, ca, keys[2]!, { 'orders.shop': [slow.endpoint] }, { defaultTimeoutMs: 1_000 });

@@ -27,6 +27,8 @@ export interface Destination {
   bulkhead: Bulkhead | null;
   budget: RetryBudget;
   connectTimeoutMs: number | null;
+  // One HTTP/2 connection per endpoint; this caps how many endpoints get one (null: no cap).
+  maxConnections: number | null;
   counters: { retries: number; budgetExhausted: number; breakerRejected: number; poolOverflow: number };
 }
 
@@ -64,6 +66,7 @@ function build(key: string, spec: DestinationPolicySpec | undefined, previous: D
       ...(rb?.ttl ? { ttlMs: durationMs(rb.ttl) } : {}),
     }),
     connectTimeoutMs: pool?.connectTimeout ? durationMs(pool.connectTimeout) : null,
+    maxConnections: pool?.maxConnections ?? null,
     counters: previous?.counters ?? { retries: 0, budgetExhausted: 0, breakerRejected: 0, poolOverflow: 0 },
   };
 }

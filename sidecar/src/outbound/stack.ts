@@ -61,7 +61,7 @@ export function buildOutboundStack(options: OutboundStackOptions): OutboundHandl
     // A try's own deadline, so a hung endpoint costs one try, not the whole budget of time.
     perTryTimeoutLayer(),
     // Per try: resolve the backend and pick an endpoint, skipping ejected ones and those that failed already.
-    balancerLayer(options.resolver, destinations),
+    balancerLayer(options.resolver, destinations, options.pool),
     // Per destination and endpoint: refuse fast when the circuit is open, record outcomes for ejection.
     breakerLayer(destinations),
     // The bulkhead holds its slot until the response ends; over the limit fails fast with 503.

@@ -45,6 +45,12 @@ export class SessionPool {
     this.unsubscribe = options.tls.onChange(() => this.retireAll());
   }
 
+  // Whether a session to this endpoint is open or opening (it counts against a connection limit).
+  has(endpoint: ServiceEndpoint): boolean {
+    const entry = this.entries.get(keyOf(endpoint));
+    return entry !== undefined && !entry.session.closed && !entry.session.destroyed;
+  }
+
   // The fast path: a connected session, without a promise hop.
   ready(endpoint: ServiceEndpoint): ClientHttp2Session | undefined {
     const entry = this.entries.get(keyOf(endpoint));

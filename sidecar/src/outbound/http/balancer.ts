@@ -1,5 +1,5 @@
 // Load balancer: resolve the backend's live endpoints and pick one with the destination's strategy.
-import type { EndpointResolver, ResolveFailure } from '../../discovery/endpoint-resolver.js';
+import type { EndpointResolver, ResolveFailure, ServiceEndpoint } from '../../discovery/endpoint-resolver.js';
 import { serviceKey } from '../../discovery/endpoint-resolver.js';
 import { DiscoveryUnavailableError, InternalError, NoEndpointsError, NoRouteError, type MeshError } from '../../errors.js';
 import type { Destinations } from '../destinations.js';
@@ -16,7 +16,11 @@ function failureToError(failure: ResolveFailure, service: string): MeshError {
   }
 }
 
-export function balancerLayer(resolver: EndpointResolver, destinations: Destinations): OutboundLayer {
+export interface ConnectionCounter {
+  has(endpoint: ServiceEndpoint): boolean;
+}
+
+export function balancerLayer(resolver: EndpointResolver, destinations: Destinations, connections: ConnectionCounter): OutboundLayer {
   return (next) => async (req) => {
     const backend = req.backend ?? req.service;
     if (!backend) throw new InternalError('outbound/balancer: no target service was set before balancing');
@@ -28,8 +32,11 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
     if (endpoints.length === 0) throw new NoEndpointsError(`outbound/balancer: service ${key} has no live endpoint`);
     const destination = destinations.get(backend);
     destination.outliers.setEndpoints(endpoints.map((e) => e.address));
+    // At the connection limit, only endpoints already connected are candidates.
+    const max = destination.maxConnections;
+    const atLimit = max !== null && endpoints.reduce((n, e) => (connections.has(e) ? n + 1 : n), 0) >= max;
     // Ejected endpoints are skipped, endpoints that already failed this request are tried last.
-    const pick = destination.balancer.pick(endpoints, { avoid: req.avoid, exclude: (e) => destination.outliers.isEjected(e.address) });
+    const pick = destination.balancer.pick(endpoints, { avoid: req.avoid, exclude: (e) => destination.outliers.isEjected(e.address) || (atLimit && !connections.has(e)) });
     if (!pick) throw new NoEndpointsError(`outbound/balancer: service ${key} has no endpoint to pick`);
     req.endpoint = pick.endpoint;
     req.connectTimeoutMs = destination.connectTimeoutMs;
