@@ -1,6 +1,6 @@
 // Durable file writes for secrets and state: temp file, fsync, rename, fsync the directory.
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
@@ -13,12 +13,23 @@ export async function ensurePrivateDir(path: string): Promise<void> {
   await chmod(path, PRIVATE_DIR_MODE);
 }
 
-async function fsyncDir(path: string): Promise<void> {
+// Makes a rename or a new file in the directory itself durable, not only the file's contents.
+export async function fsyncDir(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
   }
 }
 

@@ -7,7 +7,7 @@ import { CertificateAuthority, type CertificateAuthorityOptions } from './author
 import { buildParsableCertificate } from './build.js';
 import { checkCaMaterial, normalizeMaterial, normalizePem, validateSuppliedCa, type CaMaterial, type SuppliedCa } from './chain.js';
 import { CaSetupError } from './errors.js';
-import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from './files.js';
+import { ensurePrivateDir, exists, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from './files.js';
 import { DEFAULT_ROOT_TTL_MS, validityWindow } from './lifetime.js';
 
 export const CA_FILES = {
@@ -42,16 +42,6 @@ export function caDir(dataDir: string): string {
 
 function runInitFirst(dataDir: string): string {
   return `run \`mesh-control-plane init --data-dir ${dataDir}\` first`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
 }
 
 async function generateRoot(trustDomain: string, ttlMs: number, nowMs: number): Promise<CaMaterial> {

@@ -1,29 +1,10 @@
 // The change log on disk: created atomically, appended and fsynced record by record, torn tails cut on open.
 import { readSync } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { err, ok, type Result } from '@tsmesh/proto';
-import { createFileAtomic, PRIVATE_FILE_MODE } from '../ca/files.js';
+import { createFileAtomic, exists, fsyncDir, PRIVATE_FILE_MODE } from '../ca/files.js';
 import { checkHeader, encodeHeader, HEADER_BYTES, scanRecords, type Corruption, type ScanResult } from './log-format.js';
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 export class LogFile {
   // Set when an append failed in a way that leaves the file's contents unknown (a failed fsync
