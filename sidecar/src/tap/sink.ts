@@ -3,19 +3,10 @@ import { TokenBucket } from '../resilience/token-bucket.js';
 import type { SidecarMessage, TapEvent, TapFilter } from './protocol.js';
 
 // What the layers already know about a finished request; headers are the request's own object, copied only if asked.
-export interface TapRecord {
-  direction: 'inbound' | 'outbound';
-  method: string;
-  path: string;
-  authority: string;
-  status: number;
-  latencyMs: number;
-  source: string;
-  destination: string;
-  traceId: string;
+export type TapRecord = Omit<TapEvent, 'time' | 'refusal' | 'headers'> & {
   refusal: string | null;
   headers: Readonly<Record<string, string | string[] | number | undefined>>;
-}
+};
 
 export interface TapSinkOptions {
   // This sidecar's service as "name.namespace": what its inbound requests are addressed to.

@@ -36,6 +36,24 @@ function peerSource(req: InboundRequest): string {
   return req.peerId ?? (req.plaintext ? 'plaintext' : 'unauthenticated');
 }
 
+interface RequestLine {
+  method: string;
+  path: string;
+  authority: string;
+  headers: Readonly<Record<string, string | string[] | number | undefined>>;
+}
+
+// One finished request, either direction: metrics, the access log (when on) and tap (when on).
+function reportCompleted(t: Telemetry, tap: TapSink | undefined, direction: 'inbound' | 'outbound', req: RequestLine, source: string, destination: string, route: string, span: SpanHandle | undefined, end: SpanEnd, durationMs: number): void {
+  t.metrics.requestCompleted(direction, source, destination, route, end.status, durationMs);
+  const traceId = span?.traceId ?? '';
+  const refusal = end.error?.code ?? null;
+  t.accessLog?.write({ direction, traceId, method: req.method, path: req.path, authority: req.authority, status: end.status, durationMs, source, destination, route, refusal });
+  if (tap?.active === true) {
+    tap.record({ direction, method: req.method, path: req.path, authority: req.authority, status: end.status, latencyMs: durationMs, source, destination, traceId, refusal, headers: req.headers });
+  }
+}
+
 // tap: where `meshctl tap` sees requests; while no tap is on, it costs one boolean check per request.
 export function inboundTelemetryLayer(t: Telemetry, tap?: TapSink): InboundLayer {
   const finish = (req: InboundRequest, span: SpanHandle | undefined, started: number, end: SpanEnd): void => {
@@ -49,23 +67,7 @@ export function inboundTelemetryLayer(t: Telemetry, tap?: TapSink): InboundLayer
         }
         span.end(end);
       }
-      t.metrics.requestCompleted('inbound', source, t.localService, '', end.status, durationMs);
-      t.accessLog?.write({
-        direction: 'inbound',
-        traceId: span?.traceId ?? '',
-        method: req.method,
-        path: req.path,
-        authority: req.authority,
-        status: end.status,
-        durationMs,
-        source,
-        destination: t.localService,
-        route: '',
-        refusal: end.error?.code ?? null,
-      });
-      if (tap?.active === true) {
-        tap.record({ direction: 'inbound', method: req.method, path: req.path, authority: req.authority, status: end.status, latencyMs: durationMs, source, destination: t.localService, traceId: span?.traceId ?? '', refusal: end.error?.code ?? null, headers: req.headers });
-      }
+      reportCompleted(t, tap, 'inbound', req, source, t.localService, '', span, end, durationMs);
     } catch {
       t.metrics.telemetryError();
     }
@@ -126,23 +128,7 @@ export function outboundTelemetryLayer(t: Telemetry, tap?: TapSink): OutboundLay
         }
         span.end(end);
       }
-      t.metrics.requestCompleted('outbound', t.spiffeId, destination, route, end.status, durationMs);
-      t.accessLog?.write({
-        direction: 'outbound',
-        traceId: span?.traceId ?? '',
-        method: req.method,
-        path: req.path,
-        authority: req.authority,
-        status: end.status,
-        durationMs,
-        source: t.spiffeId,
-        destination,
-        route,
-        refusal: end.error?.code ?? null,
-      });
-      if (tap?.active === true) {
-        tap.record({ direction: 'outbound', method: req.method, path: req.path, authority: req.authority, status: end.status, latencyMs: durationMs, source: t.spiffeId, destination, traceId: span?.traceId ?? '', refusal: end.error?.code ?? null, headers: req.headers });
-      }
+      reportCompleted(t, tap, 'outbound', req, t.spiffeId, destination, route, span, end, durationMs);
     } catch {
       t.metrics.telemetryError();
     }
