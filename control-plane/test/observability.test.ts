@@ -6,41 +6,7 @@ import { DiscoveryClient } from '../../sidecar/src/discovery/client.js';
 import { MutableTlsMaterialSource, type TlsMaterial } from '../../sidecar/src/identity/tls-material.js';
 import { startTestControlPlane, eventually, testLogger, TRUST_DOMAIN, type TestControlPlane } from '../../test-support/control-plane.js';
 import type { TraceJson, TraceSummary } from '../src/observability/trace-store.js';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-// Strict enough that a malformed exposition fails the test rather than parsing to nothing.
-function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, string> } {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('# HELP ')) continue;
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$/.exec(line);
-    if (type) {
-      types.set(type[1]!, type[2]!);
-      continue;
-    }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparseable line: ${line}`);
-    const labels: Record<string, string> = {};
-    const body = m[2] ?? '';
-    const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
-    let consumed = 0;
-    for (let l = labelRe.exec(body); l; l = labelRe.exec(body)) {
-      labels[l[1]!] = l[2]!;
-      consumed = labelRe.lastIndex;
-    }
-    if (consumed !== body.length) throw new Error(`bad labels in: ${line}`);
-    const value = m[3] === '+Inf' ? Infinity : Number(m[3]);
-    if (Number.isNaN(value)) throw new Error(`bad value in: ${line}`);
-    samples.push({ name: m[1]!, labels, value });
-  }
-  return { samples, types };
-}
+import { parsePrometheus, type Sample } from '../../test-support/prometheus.js';
 
 let cp: TestControlPlane;
 let paymentsCert: TlsMaterial;

@@ -1,42 +1,11 @@
 // Metrics: the Prometheus text parsed back agrees with the calls made, label values survive escaping, label sets are capped.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parsePrometheus as parseText, type Sample } from '../../test-support/prometheus.js';
 import { LATENCY_BUCKETS_SECONDS, MeshMetrics, type Direction } from '../src/telemetry/metrics.js';
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
 
-// Exposition format 0.0.4, strictly: every non-comment line must parse, or the test fails.
-function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, string> } {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('# HELP ')) continue;
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
-    if (type) {
-      types.set(type[1]!, type[2]!);
-      continue;
-    }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparseable line: ${line}`);
-    const labels: Record<string, string> = {};
-    const body = m[2] ?? '';
-    const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
-    let consumed = 0;
-    for (let l = labelRe.exec(body); l; l = labelRe.exec(body)) {
-      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_all, c: string) => (c === 'n' ? '\n' : c));
-      consumed = labelRe.lastIndex;
-    }
-    if (consumed !== body.length) throw new Error(`bad labels in: ${line}`);
-    const value = m[3] === '+Inf' ? Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value in: ${line}`);
-    samples.push({ name: m[1]!, labels, value });
-  }
-  return { samples, types };
-}
+const parsePrometheus = (text: string): ReturnType<typeof parseText> => parseText(text, { types: ['counter', 'gauge', 'histogram', 'summary', 'untyped'], allowNaN: true });
 
 function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;

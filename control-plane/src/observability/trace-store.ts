@@ -30,20 +30,11 @@ export interface TraceSummary {
 }
 
 // A span as /api/traces/<id> serves it: times as offsets from the trace's start, so clients need no bigint.
-export interface SpanJson {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: SpanKindName;
-  service: string;
+export type SpanJson = Omit<TraceSpan, 'startTimeUnixNano' | 'endTimeUnixNano'> & {
   startTimeUnixNano: string;
   startOffsetMs: number;
   durationMs: number;
-  attributes: Record<string, unknown>;
-  status: { code: number; message: string };
-  links: Array<{ traceId: string; spanId: string }>;
-}
+};
 
 export interface TraceJson extends TraceSummary {
   spans: SpanJson[];
