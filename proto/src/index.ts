@@ -98,3 +98,4 @@ export {
 } from './policy/index.js';
 export { decodeExportTraceServiceRequest, type DecodedSpan, type DecodedLink, type SpanKindName } from './otlp/decode.js';
 export type { TapFilter, TapEvent, RequestSeries, SidecarMessage, ControlPlaneMessage, TapStreamMessage } from './tap-protocol.js';
+export { parseHostPort } from './host-port.js';

@@ -1,7 +1,7 @@
 // One sidecar's discovery stream: registration, subscriptions, pushes, and its ACK/NACK bookkeeping.
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { TYPE_URLS, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
+import { TYPE_URLS, parseHostPort, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
 import type { EndpointRegistry } from './registry.js';
 import type { ConnectedProxy, ProxyTracker, TypeSyncStatus } from './proxy-tracker.js';
 import type { ConfigView } from './config-view.js';
@@ -38,14 +38,6 @@ let nonceCounter = 0;
 export function peerSpiffeId(call: Pick<DiscoveryCall, 'getAuthContext'>): string | undefined {
   const cert = call.getAuthContext().sslPeerCertificate;
   return spiffeIdsFromSubjectAltName(cert?.subjectaltname)[0];
-}
-
-export function parseHostPort(value: string): { host: string; port: number } | undefined {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  if (!match) return undefined;
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: match[1] ?? '', port };
 }
 
 export class ProxyStream {

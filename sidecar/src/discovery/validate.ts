@@ -1,6 +1,6 @@
 // Checks a pushed response before anything of it is applied; a bad one is NACKed whole.
 import { X509Certificate } from 'node:crypto';
-import { TYPE_URLS, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
+import { TYPE_URLS, parseHostPort, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
 import type { ServiceEndpoint } from './endpoint-resolver.js';
 
 export interface ServiceEntry {
@@ -13,8 +13,6 @@ export type ValidatedResources =
   | { typeUrl: typeof TYPE_URLS.endpoints; services: Map<string, ServiceEntry> }
   | { typeUrl: typeof TYPE_URLS.inboundPolicy; policy: InboundPolicy | undefined }
   | { typeUrl: typeof TYPE_URLS.serviceRoutes; routes: Map<string, ServiceRoutes> };
-
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 export function validateResponse(typeUrl: string, resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {
   if (typeUrl === TYPE_URLS.trustBundle) return validateTrustBundle(resources, trustDomain);
@@ -72,9 +70,7 @@ function validateEndpoints(resources: Resource__Output[], trustDomain: string): 
     const endpoints: ServiceEndpoint[] = [];
     for (const [index, endpoint] of body.endpoints.entries()) {
       const where = `${resource.name} endpoint ${index}`;
-      const match = HOST_PORT.exec(endpoint.address);
-      const port = Number(match?.[2]);
-      if (!match || port < 1 || port > 65535) return err(`${where}: address "${endpoint.address}" is not host:port`);
+      if (!parseHostPort(endpoint.address)) return err(`${where}: address "${endpoint.address}" is not host:port`);
       const identity = parseSpiffeId(endpoint.identity);
       if (!identity.ok) return err(`${where}: ${identity.error}`);
       if (identity.value.trustDomain !== trustDomain) return err(`${where}: identity ${endpoint.identity} is outside trust domain "${trustDomain}"`);

@@ -5,6 +5,7 @@ import { CircuitOpenError, NoEndpointsError, PoolOverflowError, TlsHandshakeErro
 import { serviceKey, type ServiceName } from '../../discovery/endpoint-resolver.js';
 import { DEFAULT_RETRY, type RetryCondition, type RetryPlan } from '@tsmesh/proto';
 import { ReplayableBody, DEFAULT_REPLAY_LIMIT_BYTES } from './replay-body.js';
+import { retryDelayMs } from '../../resilience/retry-backoff.js';
 import { cancelReason, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
 
 export interface RetryBudgetLike {
@@ -111,8 +112,7 @@ export function retryLayer(hooks: RetryHooks, options: { random?: () => number; 
       if (tryReq.endpoint) req.avoid.add(tryReq.endpoint.address);
       hooks.onRetry?.(destination, attempt + 1, why);
       // Full jitter keeps a fleet of retrying callers from moving in lockstep.
-      const ceiling = Math.min(plan.backoffMaxMs, plan.backoffBaseMs * 2 ** (attempt - 1));
-      await sleep(Math.floor(random() * ceiling), req.signal);
+      await sleep(retryDelayMs(attempt - 1, plan.backoffBaseMs, plan.backoffMaxMs, random), req.signal);
       if (req.signal.aborted) throw cancelReason(req);
     }
 
