@@ -16,7 +16,9 @@ COPY control-plane/bin control-plane/bin
 COPY sidecar/bin sidecar/bin
 RUN npm ci
 COPY . .
+# The addon lands in sidecar/native/build/Release, where `mesh-sidecar run --transparent` looks for it.
 RUN npm run build \
+ && npm run build:native -w sidecar \
  && npm prune --omit=dev \
  && rm -rf */test bench test-support */dist/.tsbuildinfo
 

@@ -6,6 +6,8 @@ export const TYPE_URLS = {
   inboundPolicy: 'type.tsmesh.dev/tsmesh.config.v1.InboundPolicy',
   // Per called service (same names as endpoints): its HTTPRoutes and DestinationPolicy.
   serviceRoutes: 'type.tsmesh.dev/tsmesh.config.v1.ServiceRoutes',
+  // Per workload address "ip:port" a transparently intercepted app dialled: which service serves it, and how it speaks.
+  workloadAddresses: 'type.tsmesh.dev/tsmesh.discovery.v1.WorkloadAddress',
 } as const;
 
 export type TypeUrl = (typeof TYPE_URLS)[keyof typeof TYPE_URLS];

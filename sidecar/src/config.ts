@@ -1,6 +1,7 @@
 // The sidecar's settings from flags and MESH_* environment variables, validated once.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidName, isValidTrustDomain, parseDuration, ok, err, type Result } from '@tsmesh/proto';
 
 export interface SidecarConfig {
@@ -31,6 +32,19 @@ export interface SidecarConfig {
   otlp: { protocol: 'http/protobuf' | 'grpc'; endpoint: string } | undefined;
   traceSamplingPercent: number;
   accessLog: 'stderr' | { path: string } | undefined;
+  // Read each outbound connection's original destination (iptables REDIRECT); false: explicit mode only.
+  transparent: boolean;
+  // The address other workloads dial this one's app ports at (the pod IP), and those ports.
+  podIp: string | undefined;
+  appPorts: AppPortConfig[];
+  // How long to wait for a client's first bytes before treating a connection as opaque TCP.
+  protocolDetectTimeoutMs: number;
+}
+
+export interface AppPortConfig {
+  port: number;
+  // '' = detect from the first bytes.
+  protocol: '' | 'http' | 'http2' | 'grpc' | 'tcp';
 }
 
 export const SIDECAR_USAGE = `mesh-sidecar: the tsmesh proxy that runs beside one service instance.
@@ -58,6 +72,15 @@ Listeners:
   --admin-port PORT          /ready /live /certs /config_dump                       [default: 15000]
   --advertise-address H:P    the inbound address other sidecars dial                [default: --bind:inbound port]
   --default-timeout DURATION request timeout until routes set one                  [default: 15s]
+
+Transparent interception (after 'mesh-sidecar iptables install'):
+  --transparent              read each redirected connection's original destination (needs the
+                             SO_ORIGINAL_DST addon: node sidecar/native/build.mjs); without it the
+                             sidecar says why and stays in explicit mode
+  --pod-ip IP                the address other workloads dial this one at           [default: --advertise-address host]
+  --app-ports P[/PROTO],...  ports the app serves, PROTO one of http, http2, grpc, tcp; none = detect
+                             from the first bytes (e.g. 8080/http,9090/grpc,5432/tcp) [default: --app-port]
+  --protocol-detect-timeout D  wait this long for a client's first bytes, then proxy as TCP [default: 500ms]
 
 Overload and telemetry:
   --max-inflight N           shed inbound requests (503) beyond this many in flight [default: 10000]
@@ -94,9 +117,12 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
     parsed = parseArgs({
       args: argv,
       strict: true,
-      options: Object.fromEntries(
-        ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log'].map((name) => [name, { type: 'string' as const }]),
-      ),
+      options: {
+        ...Object.fromEntries(
+          ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log', 'pod-ip', 'app-ports', 'protocol-detect-timeout'].map((name) => [name, { type: 'string' as const }]),
+        ),
+        transparent: { type: 'boolean' as const },
+      },
     });
   } catch (error) {
     return err(`${(error as Error).message}; see mesh-sidecar --help`);
@@ -159,6 +185,15 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
   // A gRPC target that is not plain host:port (dns:///..., unix:) gives no host to derive from; tap is then off, not an error.
   const derivedStream = `${controlPlaneAddress.replace(/^dns:\/\/\//, '').replace(/:\d+$/, '')}:${DEFAULT_STREAM_PORT}`;
   const stream = givenStream ?? (HOST_PORT.test(derivedStream) ? derivedStream : 'off');
+  const transparentFlag = (parsed.values as Record<string, unknown>)['transparent'] === true || /^(1|true|yes)$/i.test(env['MESH_TRANSPARENT'] ?? '');
+  const appPorts = parseAppPorts(get('app-ports'), ports['app-port']);
+  if (!appPorts.ok) return appPorts;
+  const advertisedHost = advertise?.slice(0, advertise.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  const podIp = get('pod-ip') ?? (advertisedHost !== undefined && isIP(advertisedHost) !== 0 ? advertisedHost : undefined);
+  if (podIp !== undefined && isIP(podIp) === 0) return err(`--pod-ip: "${podIp}" is not an IP address`);
+  if (transparentFlag && appPorts.value.length > 0 && podIp === undefined) return err('--transparent with app ports needs --pod-ip (or an --advertise-address with an IP): callers find this workload by that address');
+  const detectTimeout = parseDuration(get('protocol-detect-timeout') ?? '500ms', '--protocol-detect-timeout');
+  if (!detectTimeout.ok) return detectTimeout;
   const spiffeId = formatSpiffeId({ trustDomain, namespace, serviceAccount });
   return ok({
     service,
@@ -186,5 +221,25 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
     otlp: otlpEndpoint === 'off' ? undefined : otlpEndpoint ? { protocol: otlpProtocol, endpoint: otlpEndpoint } : embeddedCollector(controlPlaneAddress),
     traceSamplingPercent: sampling,
     accessLog: accessLog === undefined ? undefined : accessLog === 'stderr' ? 'stderr' : { path: accessLog },
+    transparent: transparentFlag,
+    podIp,
+    appPorts: appPorts.value,
+    protocolDetectTimeoutMs: detectTimeout.value,
   });
+}
+
+const PROTOCOLS = new Set(['', 'http', 'http2', 'grpc', 'tcp']);
+
+// "8080,9090/grpc"; --app-port is served too, detected unless listed with a protocol.
+function parseAppPorts(text: string | undefined, appPort: number | undefined): Result<AppPortConfig[], string> {
+  const ports = new Map<number, AppPortConfig>();
+  if (appPort !== undefined && appPort > 0) ports.set(appPort, { port: appPort, protocol: '' });
+  for (const item of (text ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const [portText = '', protocol = '', extra] = item.split('/');
+    const port = Number(portText);
+    if (extra !== undefined || !/^\d+$/.test(portText) || port < 1 || port > 65535) return err(`--app-ports: "${item}" is not PORT or PORT/PROTOCOL (e.g. 9090/grpc)`);
+    if (!PROTOCOLS.has(protocol)) return err(`--app-ports: protocol "${protocol}" of port ${port} is not one of http, http2, grpc, tcp`);
+    ports.set(port, { port, protocol: protocol as AppPortConfig['protocol'] });
+  }
+  return ok([...ports.values()].sort((a, b) => a.port - b.port));
 }

@@ -64,6 +64,36 @@ export function respondHttp2(stream: ServerHttp2Stream, error: MeshError): void 
   stream.end(answer.body);
 }
 
+// gRPC callers read grpc-status, not the HTTP status: a refusal is a trailers-only answer, as Envoy sends.
+const GRPC_CODE_FOR_STATUS: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 4 };
+const GRPC_UNKNOWN = 2;
+
+export function isGrpc(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && contentType.startsWith('application/grpc');
+}
+
+export function respondGrpc(stream: ServerHttp2Stream, error: MeshError): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const reason = headerSafe(error.message);
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-status': String(GRPC_CODE_FOR_STATUS[error.status] ?? GRPC_UNKNOWN),
+      // Percent-encoded per the gRPC spec: only '%' and bytes outside 0x20-0x7E, which headerSafe already replaced.
+      'grpc-message': reason.replace(/%/g, '%25'),
+      [MESH_ERROR_HEADER]: error.code,
+      [MESH_REASON_HEADER]: reason,
+      ...error.headers,
+    },
+    { endStream: true },
+  );
+}
+
 function statusText(status: number): string {
   switch (status) {
     case 400:

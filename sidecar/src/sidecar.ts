@@ -15,6 +15,7 @@ import { attemptTelemetryLayer, inboundTelemetryLayer, outboundTelemetryLayer } 
 import type { Destinations } from './outbound/destinations.js';
 import { TapSink } from './tap/sink.js';
 import { ControlPlaneStream } from './tap/stream-client.js';
+import { loadOriginalDst, type OriginalDstReader } from './intercept/original-dst.js';
 
 export interface RunningSidecar {
   inboundPort: number | undefined;
@@ -121,6 +122,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
       port: config.inboundPort,
       appHost: config.appHost,
       appPort: config.appPort,
+      appPorts: config.appPorts.map((p) => p.port),
       tls,
       trustDomain: config.trustDomain,
       policies,
@@ -151,6 +153,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
       namespace: config.namespace,
       inbound_address: inboundPort === undefined ? '' : (config.advertiseAddress ?? `${config.bindHost}:${inboundPort}`),
       sidecar_version: '0.1.0',
+      ...(inboundPort !== undefined && config.podIp !== undefined ? { pod_ip: config.podIp, app_ports: config.appPorts } : {}),
     },
   });
   parts.discovery = discovery;
@@ -159,6 +162,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     telemetry.tracing.setSamplingPercent(policy?.meshConfig?.spec.tracing?.samplingPercent ?? config.traceSamplingPercent);
   });
   discovery.start();
+  const originalDst = config.transparent ? transparentReader(logger) : undefined;
   const outbound = await startOutboundListener({
     host: config.bindHost,
     port: config.outboundPort,
@@ -167,6 +171,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     routes: discovery,
     tls,
     defaultTimeoutMs: config.defaultTimeoutMs,
+    ...(originalDst ? { transparent: { originalDst, addresses: discovery, detectTimeoutMs: config.protocolDetectTimeoutMs, onPassthrough: () => telemetry.metrics.passthroughOne() } } : {}),
     requestObserver: outboundTelemetryLayer(telemetry, tap),
     attemptObserver: attemptTelemetryLayer(telemetry),
     onHandshake: (result) => telemetry.metrics.tlsHandshake('outbound', result),
@@ -202,4 +207,15 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     await stop();
   };
   return { inboundPort, outboundPort: outbound.address.port, adminPort: admin.port, tls, discovery, telemetry, tap, stop, drain };
+}
+
+// --transparent without the addon must not stop the sidecar: it says why and serves explicit mode.
+function transparentReader(logger: Logger): OriginalDstReader | undefined {
+  const loaded = loadOriginalDst();
+  if (loaded.ok) {
+    logger.info('transparent mode: reading original destinations with SO_ORIGINAL_DST');
+    return loaded.value;
+  }
+  logger.warn(`${loaded.error}; falling back to explicit mode (HTTP_PROXY or Host form only)`);
+  return undefined;
 }

@@ -40,6 +40,8 @@ function inboundRequest(headers: Record<string, string>): InboundRequest {
     headers: { ':method': 'GET', ':path': '/orders/7', ...headers },
     body: null,
     upgrade: null,
+    appPort: null,
+    appProtocol: 'http1',
     peer: { ok: true, id: PEER },
     plaintext: false,
     peerId: PEER,
@@ -137,6 +139,31 @@ describe('outbound and attempt layers', () => {
     expect(attempts[1]!.attributes).toMatchObject({ 'http.response.status_code': 200 });
     expect(sent).toEqual(attempts.map((a) => `00-${APP_TRACE}-${a.spanId}-01`));
     expect(metric(t, new RegExp(`^mesh_requests_total\\{direction="outbound",source="${ME}",destination="orders.shop",route="",status_class="2xx"\\}`))).toBe(1);
+    await t.close();
+  });
+
+  it('counts a gRPC call by the grpc-status of its trailers, and a trailers-only answer by its headers', async () => {
+    const t = telemetry();
+    const bodies: PassThrough[] = [];
+    const answers: UpstreamResponse[] = [
+      { status: 200, headers: { ':status': '200', 'content-type': 'application/grpc' }, body: (bodies[0] = new PassThrough()) as unknown as ClientHttp2Stream },
+      { status: 200, headers: { ':status': '200', 'content-type': 'application/grpc+proto', 'grpc-status': '7' }, body: (bodies[1] = new PassThrough()) as unknown as ClientHttp2Stream, headersOnly: true },
+    ];
+    const target: OutboundLayer = (next) => (req) => {
+      req.service = { name: 'orders', namespace: 'shop' };
+      return next(req);
+    };
+    let call = 0;
+    const handler = compose(outboundTelemetryLayer(t), target)(() => Promise.resolve(answers[call++]!));
+    for (const body of bodies) {
+      const res = await handler(createOutboundRequest({ method: 'POST', authority: 'orders.shop', path: '/shop.Orders/Get', headers: { 'content-type': 'application/grpc' }, body: null, upgrade: null }));
+      res.body.resume();
+      if (body === bodies[0]) body.emit('trailers', { 'grpc-status': '5', 'grpc-message': 'not found' });
+      body.end();
+      await new Promise((resolve) => body.once('close', resolve));
+    }
+    expect(metric(t, /^mesh_grpc_responses_total\{direction="outbound",destination="orders.shop",grpc_status="5"\}/)).toBe(1);
+    expect(metric(t, /^mesh_grpc_responses_total\{direction="outbound",destination="orders.shop",grpc_status="7"\}/)).toBe(1);
     await t.close();
   });
 

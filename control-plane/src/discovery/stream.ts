@@ -1,8 +1,9 @@
 // One sidecar's discovery stream: registration, subscriptions, pushes, and its ACK/NACK bookkeeping.
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE_URLS, parseHostPort, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
-import type { EndpointRegistry } from './registry.js';
+import type { AppProtocol, EndpointRegistry, WorkloadPort } from './registry.js';
 import type { ConnectedProxy, ProxyTracker, TypeSyncStatus } from './proxy-tracker.js';
 import type { ConfigView } from './config-view.js';
 import { NOOP_STREAM_OBSERVER, type PushObserver, type StreamObserver } from '../observability/push-telemetry.js';
@@ -31,7 +32,22 @@ interface Subscription {
 }
 
 const WILDCARD_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.inboundPolicy]);
-const KNOWN_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.endpoints, TYPE_URLS.inboundPolicy, TYPE_URLS.serviceRoutes]);
+const KNOWN_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.endpoints, TYPE_URLS.inboundPolicy, TYPE_URLS.serviceRoutes, TYPE_URLS.workloadAddresses]);
+const APP_PROTOCOLS = new Set<string>(['', 'http', 'http2', 'grpc', 'tcp']);
+
+// The node's app ports as registry entries, or what is wrong with them.
+function workloadPorts(node: Node__Output): WorkloadPort[] | string {
+  if (node.app_ports.length === 0) return [];
+  if (isIP(node.pod_ip) === 0) return `node.pod_ip "${node.pod_ip}" must be the IP address apps dial this workload at, since node.app_ports is set`;
+  const ports: WorkloadPort[] = [];
+  for (const appPort of node.app_ports) {
+    if (!Number.isInteger(appPort.port) || appPort.port < 1 || appPort.port > 65535) return `node.app_ports: ${appPort.port} is not a port (1-65535)`;
+    if (!APP_PROTOCOLS.has(appPort.protocol)) return `node.app_ports: protocol "${appPort.protocol}" of port ${appPort.port} is not one of http, http2, grpc, tcp (or empty to detect)`;
+    const host = isIP(node.pod_ip) === 6 ? `[${node.pod_ip}]` : node.pod_ip;
+    ports.push({ address: `${host}:${appPort.port}`, protocol: appPort.protocol as AppProtocol });
+  }
+  return ports;
+}
 
 let nonceCounter = 0;
 
@@ -93,6 +109,15 @@ export class ProxyStream {
       this.fail(grpc.status.INVALID_ARGUMENT, `node.inbound_address "${node.inbound_address}" must be host:port and needs node.service`);
       return false;
     }
+    const ports = workloadPorts(node);
+    if (typeof ports === 'string') {
+      this.fail(grpc.status.INVALID_ARGUMENT, ports);
+      return false;
+    }
+    if (ports.length > 0 && !node.inbound_address) {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'node.app_ports needs node.inbound_address: callers reach those ports through this sidecar');
+      return false;
+    }
     const previous = this.ctx.tracker.get(node.id);
     if (previous && previous.spiffeId !== spiffeId) {
       this.fail(grpc.status.ALREADY_EXISTS, `node id "${node.id}" is connected already as ${previous.spiffeId}`);
@@ -110,11 +135,11 @@ export class ProxyStream {
     this.ctx.tracker.add(this.proxy);
     this.observed = this.ctx.observer?.stream(node.id) ?? NOOP_STREAM_OBSERVER;
     if (node.service && node.inbound_address) {
-      this.ctx.registry.upsert(`${node.service}.${node.namespace}`, { nodeId: node.id, address: node.inbound_address, identity: spiffeId, labels: { ...node.labels } });
+      this.ctx.registry.upsert(`${node.service}.${node.namespace}`, { nodeId: node.id, address: node.inbound_address, identity: spiffeId, labels: { ...node.labels }, workloadPorts: ports });
     }
     this.unsubscribeRegistry = this.ctx.registry.onChange((key) => {
-      const endpoints = this.subscriptions.get(TYPE_URLS.endpoints);
-      if (endpoints?.names.has(key)) this.changed(TYPE_URLS.endpoints);
+      if (this.subscriptions.get(TYPE_URLS.endpoints)?.names.has(key)) this.changed(TYPE_URLS.endpoints);
+      if (this.subscriptions.get(TYPE_URLS.workloadAddresses)?.names.has(key)) this.changed(TYPE_URLS.workloadAddresses);
     });
     this.unsubscribeConfig = this.ctx.config.onChange(() => {
       this.changed(TYPE_URLS.inboundPolicy);
@@ -214,6 +239,13 @@ export class ProxyStream {
       return [...names].sort().map((key) => {
         const [service = '', namespace = ''] = splitServiceKey(key);
         return { name: key, config_json: Buffer.from(JSON.stringify(this.ctx.config.serviceRoutes(service, namespace))) };
+      });
+    }
+    if (typeUrl === TYPE_URLS.workloadAddresses) {
+      return [...names].sort().map((address) => {
+        const owner = this.ctx.registry.byAddress(address);
+        const [service = '', namespace = ''] = owner ? splitServiceKey(owner.serviceKey) : [];
+        return { name: address, endpoints: { service, namespace, endpoints: [], known: owner !== undefined, app_protocol: owner?.protocol ?? '' } };
       });
     }
     const resources: Resource[] = [];

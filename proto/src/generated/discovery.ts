@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AggregatedDiscoveryClient as _tsmesh_discovery_v1_AggregatedDiscoveryClient, AggregatedDiscoveryDefinition as _tsmesh_discovery_v1_AggregatedDiscoveryDefinition } from './tsmesh/discovery/v1/AggregatedDiscovery.js';
+import type { AppPort as _tsmesh_discovery_v1_AppPort, AppPort__Output as _tsmesh_discovery_v1_AppPort__Output } from './tsmesh/discovery/v1/AppPort.js';
 import type { DiscoveryRequest as _tsmesh_discovery_v1_DiscoveryRequest, DiscoveryRequest__Output as _tsmesh_discovery_v1_DiscoveryRequest__Output } from './tsmesh/discovery/v1/DiscoveryRequest.js';
 import type { DiscoveryResponse as _tsmesh_discovery_v1_DiscoveryResponse, DiscoveryResponse__Output as _tsmesh_discovery_v1_DiscoveryResponse__Output } from './tsmesh/discovery/v1/DiscoveryResponse.js';
 import type { Endpoint as _tsmesh_discovery_v1_Endpoint, Endpoint__Output as _tsmesh_discovery_v1_Endpoint__Output } from './tsmesh/discovery/v1/Endpoint.js';
@@ -20,6 +21,7 @@ export interface ProtoGrpcType {
     discovery: {
       v1: {
         AggregatedDiscovery: SubtypeConstructor<typeof grpc.Client, _tsmesh_discovery_v1_AggregatedDiscoveryClient> & { service: _tsmesh_discovery_v1_AggregatedDiscoveryDefinition }
+        AppPort: MessageTypeDefinition<_tsmesh_discovery_v1_AppPort, _tsmesh_discovery_v1_AppPort__Output>
         DiscoveryRequest: MessageTypeDefinition<_tsmesh_discovery_v1_DiscoveryRequest, _tsmesh_discovery_v1_DiscoveryRequest__Output>
         DiscoveryResponse: MessageTypeDefinition<_tsmesh_discovery_v1_DiscoveryResponse, _tsmesh_discovery_v1_DiscoveryResponse__Output>
         Endpoint: MessageTypeDefinition<_tsmesh_discovery_v1_Endpoint, _tsmesh_discovery_v1_Endpoint__Output>

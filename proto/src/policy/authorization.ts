@@ -8,6 +8,8 @@ export interface AuthzRequest {
   method: string;
   path: string;
   header(name: string): string | undefined;
+  // Opaque TCP: there is no method, path or header to match.
+  tcp?: boolean;
 }
 
 export type AuthzDecision = { allowed: true; policy?: string } | { allowed: false; policy?: string; reason: string };
@@ -33,7 +35,14 @@ export function pathMatches(pattern: string, path: string): boolean {
   return pattern === path;
 }
 
-function ruleMatches(rule: Rule, request: AuthzRequest): boolean {
+// On TCP, HTTP-only conditions cannot be checked; as Istio does, an ALLOW rule that needs them never
+// matches (fail closed) and a DENY rule ignores them (deny more rather than less).
+function ruleMatches(rule: Rule, request: AuthzRequest, action: 'ALLOW' | 'DENY'): boolean {
+  if (request.tcp) {
+    const httpOnly = (rule.to ?? []).some((op) => op.methods !== undefined || op.paths !== undefined) || (rule.when?.length ?? 0) > 0;
+    if (httpOnly && action === 'ALLOW') return false;
+    if (httpOnly) return ruleMatches({ ...(rule.from ? { from: rule.from } : {}) }, { ...request, tcp: false }, action);
+  }
   const path = request.path.split('?')[0] ?? request.path;
   const fromOk =
     !rule.from ||
@@ -61,14 +70,14 @@ export function authorize(request: AuthzRequest, policies: readonly Authorizatio
   // DENY wins over everything, as in Istio.
   for (const policy of policies) {
     if (policy.spec.action !== 'DENY') continue;
-    if ((policy.spec.rules ?? []).some((rule) => ruleMatches(rule, request))) {
+    if ((policy.spec.rules ?? []).some((rule) => ruleMatches(rule, request, 'DENY'))) {
       return { allowed: false, policy: policyName(policy), reason: `denied by AuthorizationPolicy ${policyName(policy)} (DENY rule matched ${who} ${request.method} ${request.path})` };
     }
   }
   const allows = policies.filter((p) => p.spec.action === 'ALLOW');
   // Any ALLOW policy on a target makes it default-deny.
   if (allows.length > 0) {
-    const match = allows.find((policy) => (policy.spec.rules ?? []).some((rule) => ruleMatches(rule, request)));
+    const match = allows.find((policy) => (policy.spec.rules ?? []).some((rule) => ruleMatches(rule, request, 'ALLOW')));
     if (match) return { allowed: true, policy: policyName(match) };
     return { allowed: false, reason: `no ALLOW rule matched ${who} ${request.method} ${request.path} (ALLOW policies: ${allows.map(policyName).join(', ')})` };
   }

@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { meshProtos, spiffeIdsFromSubjectAltName, TYPE_URLS, ok, err, type AggregatedDiscoveryClient, type DiscoveryRequest, type DiscoveryResponse__Output, type Logger, type Node, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { Backoff } from './backoff.js';
-import { serviceKey, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
+import { serviceKey, type AddressOwner, type AddressResolver, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
+import { AddressTable } from './address-table.js';
 import { validateResponse, type ServiceEntry } from './validate.js';
 
 export interface DiscoveryClientOptions {
@@ -34,7 +35,7 @@ interface Waiter {
   settle: (result: Result<ServiceEndpoint[], ResolveFailure>) => void;
 }
 
-export class DiscoveryClient implements EndpointResolver {
+export class DiscoveryClient implements EndpointResolver, AddressResolver {
   private state: DiscoveryClientState = 'connecting';
   private client: AggregatedDiscoveryClient | undefined;
   private stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output> | undefined;
@@ -51,10 +52,12 @@ export class DiscoveryClient implements EndpointResolver {
   private firstRequestSent = false;
   // Nonces are only meaningful on the stream that sent them; a new stream starts without any.
   private readonly streamNonces = new Map<string, string>();
+  private readonly addresses: AddressTable;
 
   constructor(private readonly options: DiscoveryClientOptions) {
     this.backoff = new Backoff(options.backoff ?? { baseMs: 250, maxMs: 8_000 });
     this.log = options.logger;
+    this.addresses = new AddressTable(() => this.sendAddressesRequest(), options.resolveTimeoutMs ?? 5_000, () => this.state);
   }
 
   start(): void {
@@ -68,6 +71,7 @@ export class DiscoveryClient implements EndpointResolver {
     this.client?.close();
     for (const waiter of this.waiters) waiter.settle(err({ kind: 'unavailable', message: 'the sidecar is shutting down' }));
     this.waiters.clear();
+    this.addresses.stop();
   }
 
   get connectionState(): DiscoveryClientState {
@@ -78,8 +82,13 @@ export class DiscoveryClient implements EndpointResolver {
     return this.applied.has(typeUrl);
   }
 
-  snapshot(): { state: DiscoveryClientState; types: Record<string, AppliedType>; services: Record<string, ServiceEntry>; routes: Record<string, ServiceRoutes>; inboundPolicy: InboundPolicy | undefined } {
-    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services), routes: Object.fromEntries(this.routeTables), inboundPolicy: this.inbound };
+  snapshot(): { state: DiscoveryClientState; types: Record<string, AppliedType>; services: Record<string, ServiceEntry>; routes: Record<string, ServiceRoutes>; addresses: Record<string, AddressOwner | null>; inboundPolicy: InboundPolicy | undefined } {
+    return { state: this.state, types: Object.fromEntries(this.applied), services: Object.fromEntries(this.services), routes: Object.fromEntries(this.routeTables), addresses: this.addresses.snapshot(), inboundPolicy: this.inbound };
+  }
+
+  // Transparent interception: the service behind an intercepted connection's original destination.
+  resolveAddress(address: string, signal?: AbortSignal): Promise<Result<AddressOwner | null, ResolveFailure>> {
+    return this.addresses.resolve(address, signal);
   }
 
   // The policy for this sidecar's own service, once the control plane has sent it.
@@ -178,6 +187,7 @@ export class DiscoveryClient implements EndpointResolver {
     this.send({ type_url: TYPE_URLS.trustBundle });
     if (this.options.node.service) this.send({ type_url: TYPE_URLS.inboundPolicy });
     this.sendEndpointsRequest();
+    this.sendAddressesRequest();
   }
 
   private onStreamEnd(stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>, reason: string): void {
@@ -210,13 +220,25 @@ export class DiscoveryClient implements EndpointResolver {
     this.send({ type_url: TYPE_URLS.serviceRoutes, resource_names: names, response_nonce: this.streamNonces.get(TYPE_URLS.serviceRoutes) ?? '' });
   }
 
+  private sendAddressesRequest(): void {
+    const names = this.addresses.names();
+    if (!this.stream || names.length === 0) return;
+    this.send({ type_url: TYPE_URLS.workloadAddresses, resource_names: names, response_nonce: this.streamNonces.get(TYPE_URLS.workloadAddresses) ?? '' });
+  }
+
+  private subscribedNames(typeUrl: string): string[] {
+    if (typeUrl === TYPE_URLS.endpoints || typeUrl === TYPE_URLS.serviceRoutes) return [...this.subscribed].sort();
+    if (typeUrl === TYPE_URLS.workloadAddresses) return this.addresses.names();
+    return [];
+  }
+
   private onResponse(response: DiscoveryResponse__Output): void {
     this.state = 'connected';
     this.backoff.reset();
     const typeUrl = response.type_url;
     this.streamNonces.set(typeUrl, response.nonce);
     const validated = validateResponse(typeUrl, response.resources, this.options.trustDomain);
-    const names = typeUrl === TYPE_URLS.endpoints || typeUrl === TYPE_URLS.serviceRoutes ? [...this.subscribed].sort() : [];
+    const names = this.subscribedNames(typeUrl);
     if (!validated.ok) {
       const previous = this.applied.get(typeUrl);
       if (previous) previous.lastNack = { version: response.version_info, error: validated.error, at: Date.now() };
@@ -233,6 +255,8 @@ export class DiscoveryClient implements EndpointResolver {
     } else if (value.typeUrl === TYPE_URLS.serviceRoutes) {
       for (const [key, routes] of value.routes) this.routeTables.set(key, routes);
       this.settleWaiters();
+    } else if (value.typeUrl === TYPE_URLS.workloadAddresses) {
+      this.addresses.apply(value.addresses);
     } else {
       for (const [key, entry] of value.services) this.services.set(key, entry);
       this.settleWaiters();

@@ -22,6 +22,21 @@ export type ResolveFailure =
   // No answer from discovery in time (e.g. first lookup while the control plane is down).
   | { kind: 'unavailable'; message: string };
 
+// How an app port speaks (a Kubernetes Service port's appProtocol); '' means detect it from the first bytes.
+export type AppProtocol = '' | 'http' | 'http2' | 'grpc' | 'tcp';
+
+// The mesh service behind a workload address "ip:port", as the control plane knows it.
+export interface AddressOwner {
+  service: ServiceName;
+  protocol: AppProtocol;
+}
+
+// Transparent interception: which service (if any) an intercepted connection was headed for.
+export interface AddressResolver {
+  // ok(null): no mesh workload serves the address, so the connection goes out as it was dialled.
+  resolveAddress(address: string, signal?: AbortSignal): Promise<Result<AddressOwner | null, ResolveFailure>>;
+}
+
 export interface EndpointResolver {
   resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>>;
   // The answer without waiting, when it is already known (the hot path); undefined otherwise.

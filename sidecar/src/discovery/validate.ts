@@ -1,7 +1,7 @@
 // Checks a pushed response before anything of it is applied; a bad one is NACKed whole.
 import { X509Certificate } from 'node:crypto';
-import { TYPE_URLS, parseHostPort, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
-import type { ServiceEndpoint } from './endpoint-resolver.js';
+import { TYPE_URLS, isValidName, parseHostPort, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
+import type { AddressOwner, AppProtocol, ServiceEndpoint } from './endpoint-resolver.js';
 
 export interface ServiceEntry {
   known: boolean;
@@ -12,13 +12,16 @@ export type ValidatedResources =
   | { typeUrl: typeof TYPE_URLS.trustBundle; rootsPem: string[] }
   | { typeUrl: typeof TYPE_URLS.endpoints; services: Map<string, ServiceEntry> }
   | { typeUrl: typeof TYPE_URLS.inboundPolicy; policy: InboundPolicy | undefined }
-  | { typeUrl: typeof TYPE_URLS.serviceRoutes; routes: Map<string, ServiceRoutes> };
+  | { typeUrl: typeof TYPE_URLS.serviceRoutes; routes: Map<string, ServiceRoutes> }
+  // null: no mesh workload serves the address.
+  | { typeUrl: typeof TYPE_URLS.workloadAddresses; addresses: Map<string, AddressOwner | null> };
 
 export function validateResponse(typeUrl: string, resources: Resource__Output[], trustDomain: string): Result<ValidatedResources, string> {
   if (typeUrl === TYPE_URLS.trustBundle) return validateTrustBundle(resources, trustDomain);
   if (typeUrl === TYPE_URLS.endpoints) return validateEndpoints(resources, trustDomain);
   if (typeUrl === TYPE_URLS.inboundPolicy) return validateInboundPolicy(resources);
   if (typeUrl === TYPE_URLS.serviceRoutes) return validateServiceRoutes(resources);
+  if (typeUrl === TYPE_URLS.workloadAddresses) return validateWorkloadAddresses(resources);
   return err(`unknown type_url "${typeUrl}"`);
 }
 
@@ -79,4 +82,23 @@ function validateEndpoints(resources: Resource__Output[], trustDomain: string): 
     services.set(resource.name, { known: body.known, endpoints });
   }
   return ok({ typeUrl: TYPE_URLS.endpoints, services });
+}
+
+const APP_PROTOCOLS = new Set<string>(['', 'http', 'http2', 'grpc', 'tcp']);
+
+function validateWorkloadAddresses(resources: Resource__Output[]): Result<ValidatedResources, string> {
+  const addresses = new Map<string, AddressOwner | null>();
+  for (const resource of resources) {
+    const body = resource.endpoints;
+    if (!body) return err(`address resource "${resource.name}" is not a ServiceEndpoints`);
+    if (!parseHostPort(resource.name)) return err(`address resource "${resource.name}" is not ip:port`);
+    if (!body.known) {
+      addresses.set(resource.name, null);
+      continue;
+    }
+    if (!isValidName(body.service) || !isValidName(body.namespace)) return err(`address ${resource.name}: "${body.service}.${body.namespace}" is not <service>.<namespace>`);
+    if (!APP_PROTOCOLS.has(body.app_protocol)) return err(`address ${resource.name}: app_protocol "${body.app_protocol}" is not http, http2, grpc, tcp or empty`);
+    addresses.set(resource.name, { service: { name: body.service, namespace: body.namespace }, protocol: body.app_protocol as AppProtocol });
+  }
+  return ok({ typeUrl: TYPE_URLS.workloadAddresses, addresses });
 }

@@ -5,7 +5,10 @@ import type { TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { BadRequestError, toMeshError } from '../errors.js';
-import { respondHttp2 } from '../errors-respond.js';
+import { isGrpc, respondGrpc, respondHttp2 } from '../errors-respond.js';
+import { relayToH2 } from '../pipeline/h2-relay.js';
+import { appTarget } from './app-target.js';
+import { H2AppSessions } from './http/app-h2.js';
 import { listen, SocketSet, type ListenerHandle } from '../transport/listen.js';
 import { secureContextOptions } from '../transport/tls-options.js';
 import { checkPeer } from './http/authn.js';
@@ -22,6 +25,8 @@ export interface InboundListenerOptions {
   port: number;
   appHost: string;
   appPort: number;
+  // Every port the app serves (transparent mode); a peer may name one of these, and no other.
+  appPorts?: number[];
   tls: TlsMaterialSource;
   trustDomain: string;
   policies: InboundPolicySource;
@@ -44,9 +49,10 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   // Idle app connections are dropped after 4 s, below Node's default 5 s server keep-alive: the app
   // never closes a connection we are about to reuse, so a keep-alive race never surfaces as a 502.
   const agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: APP_IDLE_TIMEOUT_MS });
+  const h2App = new H2AppSessions(options.appHost);
   const shedder = new LoadShedder({ maxInFlight: options.maxInFlight ?? 10_000, maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000 });
   const handler = buildInboundStack({
-    app: { host: options.appHost, port: options.appPort, agent },
+    app: { host: options.appHost, port: options.appPort, agent, h2: h2App },
     policies: options.policies,
     shedder,
     ...(options.observer ? { observer: options.observer } : {}),
@@ -68,6 +74,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   // Only new handshakes see the new material; live sessions keep the identity they proved.
   const unsubscribe = options.tls.onChange((material) => server.setSecureContext(secureContextOptions(material)));
   const peers = new WeakMap<Http2Session, PeerCheck>();
+  const appPorts = new Set([options.appPort, ...(options.appPorts ?? [])]);
   const sessions = new Set<Http2Session>();
   const tunnels = new SocketSet();
 
@@ -84,7 +91,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   });
   server.on('stream', (stream, headers) => {
     const peer = peers.get(stream.session as Http2Session) ?? { ok: false, reason: 'has no verified session' };
-    serveStream(handler, stream, headers, peer, tunnels, logger);
+    serveStream(handler, stream, headers, peer, tunnels, logger, appPorts);
   });
   server.on('tlsClientError', (error: Error & { code?: string }) => {
     options.events?.handshake?.('handshake_error');
@@ -123,6 +130,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
       for (const session of sessions) session.destroy();
       tunnels.destroyAll();
       agent.destroy();
+      h2App.close();
       if (front.listening) front.close(() => resolve());
       else resolve();
     });
@@ -142,12 +150,17 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   };
 }
 
-function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, logger: Logger): void {
+function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, logger: Logger, appPorts: Set<number>): void {
   stream.on('error', (error: Error) => logger.debug('peer stream error', { error: error.message }));
   const method = headers[':method'] ?? 'GET';
   const protocol = headers[':protocol'];
-  if (method === 'CONNECT' && protocol !== 'websocket') {
-    respondHttp2(stream, new BadRequestError(`inbound/listener: CONNECT ${protocol === undefined ? 'without :protocol' : `for "${protocol}"`} is not carried; only websocket`));
+  if (method === 'CONNECT' && protocol !== undefined && protocol !== 'websocket') {
+    respondHttp2(stream, new BadRequestError(`inbound/listener: CONNECT for "${protocol}" is not carried; only websocket, or a plain CONNECT for opaque TCP`));
+    return;
+  }
+  const target = appTarget(method === 'CONNECT' && protocol === undefined, headers, appPorts);
+  if (typeof target === 'string') {
+    respondHttp2(stream, new BadRequestError(`inbound/listener: ${target}`));
     return;
   }
   const controller = new AbortController();
@@ -157,7 +170,9 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
     authority: headers[':authority'] ?? headers.host ?? '',
     headers,
     body: stream.endAfterHeaders || method === 'CONNECT' ? null : stream,
-    upgrade: method === 'CONNECT' ? 'websocket' : null,
+    upgrade: method !== 'CONNECT' ? null : protocol === undefined ? 'tcp' : 'websocket',
+    appPort: target.port,
+    appProtocol: target.protocol,
     peer,
     plaintext: false,
     peerId: null,
@@ -169,36 +184,31 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
   });
   handler(req).then(
     (response) => writeAppResponse(stream, response, tunnels),
-    (error: unknown) => respondHttp2(stream, toMeshError(error, 'inbound')),
+    (error: unknown) => (isGrpc(headers['content-type']) ? respondGrpc : respondHttp2)(stream, toMeshError(error, 'inbound')),
   );
 }
 
 function writeAppResponse(stream: ServerHttp2Stream, response: AppResponse, tunnels: SocketSet): void {
-  const body = response.body;
+  const tunnel = response.tunnel;
+  if (tunnel === null) {
+    relayToH2(stream, response.headers, response.body, response.withTrailers === true, response.headersOnly === true);
+    return;
+  }
   if (stream.destroyed || stream.closed) {
-    body.destroy();
+    tunnel.destroy();
     return;
   }
   stream.respond(response.headers);
-  const tunnel = response.tunnel;
-  if (tunnel !== null) {
-    tunnels.add(tunnel);
-    if (response.head !== null && response.head.length > 0) stream.write(response.head);
-    tunnel.pipe(stream);
-    stream.pipe(tunnel);
-    stream.once('close', () => tunnel.destroy());
-    tunnel.once('close', () => stream.destroy());
-    tunnel.on('error', () => stream.close(h2c.NGHTTP2_INTERNAL_ERROR));
-    return;
-  }
-  // 204/304/HEAD: respond() already ended the stream; the (empty) body only needs draining.
-  if (stream.writableEnded) {
-    body.resume();
-    return;
-  }
-  body.pipe(stream);
-  body.once('close', () => {
-    // The app cut its response short: the peer must see a reset, not a clean but truncated body.
-    if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+  tunnels.add(tunnel);
+  if (response.head !== null && response.head.length > 0) stream.write(response.head);
+  tunnel.pipe(stream);
+  stream.pipe(tunnel);
+  // A clean end of either side is a half-close (pipe ends the other); anything else resets both.
+  stream.once('close', () => {
+    if (!stream.readableEnded || stream.rstCode !== h2c.NGHTTP2_NO_ERROR) tunnel.destroy();
   });
+  tunnel.once('close', () => {
+    if (!stream.closed) stream.close(tunnel.readableEnded ? h2c.NGHTTP2_NO_ERROR : h2c.NGHTTP2_INTERNAL_ERROR);
+  });
+  tunnel.on('error', () => stream.close(h2c.NGHTTP2_INTERNAL_ERROR));
 }

@@ -57,6 +57,8 @@ function serveRequest(handler: InboundHandler, req: IncomingMessage, res: Server
     headers: { ...req.headers, ':method': req.method, ':path': req.url, ':authority': req.headers.host },
     body: req,
     upgrade: null,
+    appPort: null,
+    appProtocol: 'http1',
     peer: { ok: false, reason: 'sent plaintext' },
     plaintext: true,
     peerId: null,

@@ -3,8 +3,9 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { respondHttp1 } from '../errors-respond.js';
-import { h1RequestToH2, h2ToH1 } from '../pipeline/headers.js';
+import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, h2ToH1 } from '../pipeline/headers.js';
 import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
+import type { TransparentTarget } from './transparent.js';
 
 export interface RequestTarget {
   authority: string;
@@ -32,14 +33,16 @@ export function requestTarget(url: string, host: string | undefined): RequestTar
   return `request target "${url.slice(0, 200)}" is neither origin-form nor absolute http:// form`;
 }
 
-// Returns the pipeline request, or a 400 error if the target cannot be read.
-export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | null): OutboundRequest | BadRequestError {
+// Returns the pipeline request, or a 400 error if the target cannot be read. transparent: where an intercepted connection was dialled.
+export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | null, transparent?: TransparentTarget): OutboundRequest | BadRequestError {
   const headers: OutgoingHttpHeaders = {};
   const host = h1RequestToH2(req.rawHeaders, headers);
-  const target = requestTarget(req.url ?? '', host);
+  delete headers[APP_PORT_HEADER];
+  delete headers[APP_PROTOCOL_HEADER];
+  const target = requestTarget(req.url ?? '', host ?? transparent?.address);
   if (typeof target === 'string') return new BadRequestError(`outbound/target: ${target}`);
   const hasBody = upgrade === null && (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0'));
-  return createOutboundRequest({
+  const request = createOutboundRequest({
     method: req.method ?? 'GET',
     authority: target.authority,
     path: target.path,
@@ -47,10 +50,15 @@ export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | n
     body: hasBody ? req : null,
     upgrade,
   });
+  if (transparent) {
+    request.service = transparent.service;
+    request.appPort = transparent.port;
+  }
+  return request;
 }
 
-export function proxyHttp1(handler: OutboundHandler, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
-  const request = toOutboundRequest(req, null);
+export function proxyHttp1(handler: OutboundHandler, req: IncomingMessage, res: ServerResponse, logger: Logger, transparent?: TransparentTarget): void {
+  const request = toOutboundRequest(req, null, transparent);
   if (request instanceof BadRequestError) {
     respondHttp1(res, request);
     return;

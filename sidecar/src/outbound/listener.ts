@@ -1,7 +1,11 @@
-// Outbound listener: plain HTTP/1.1 from the local app (proxy or Host form), carried over mTLS HTTP/2 to peers.
+// Outbound listener: the local app's HTTP/1.1, h2c or (intercepted) TCP, carried over mTLS HTTP/2 to peers.
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { createLogger, type Logger } from '@tsmesh/proto';
-import type { EndpointResolver } from '../discovery/endpoint-resolver.js';
+import type { AddressResolver, EndpointResolver } from '../discovery/endpoint-resolver.js';
+import type { OriginalDstReader } from '../intercept/original-dst.js';
+import { createH2Proxy } from './h2-proxy.js';
+import { routeConnection, type TransparentTarget } from './transparent.js';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { BadRequestError } from '../errors.js';
 import { respondRawSocket } from '../errors-respond.js';
@@ -29,6 +33,8 @@ export interface OutboundListenerOptions {
   onHandshake?: (result: 'success' | 'handshake_error') => void;
   // Overall timeout per request until routes configure one.
   defaultTimeoutMs?: number;
+  // Transparent interception: read redirected connections' original destinations and find their services.
+  transparent?: { originalDst: OriginalDstReader; addresses: AddressResolver; detectTimeoutMs: number; onPassthrough?: () => void };
   logger?: Logger;
 }
 
@@ -56,11 +62,12 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
   });
   // requestTimeout 0: long uploads are fine; the pipeline's own deadline decides, and answers 504 instead of a reset.
   const server = createServer({ requestTimeout: 0 });
-  server.on('request', (req, res) => proxyHttp1(handler, req, res, logger));
+  const targets = new WeakMap<object, TransparentTarget>();
+  server.on('request', (req, res) => proxyHttp1(handler, req, res, logger, targets.get(req.socket)));
   const detached = new SocketSet();
   server.on('upgrade', (req, socket, head) => {
     detached.add(socket);
-    proxyUpgrade(handler, req, socket, head, logger);
+    proxyUpgrade(handler, req, socket, head, logger, targets.get(req.socket));
   });
   server.on('connect', (_req, socket) => {
     socket.on('error', () => undefined);
@@ -71,7 +78,28 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
     if (socket.writable) respondRawSocket(socket, new BadRequestError(`outbound/listener: malformed HTTP/1.1 request: ${error.message}`));
     else socket.destroy();
   });
-  const address = await listen(server, options.host, options.port);
+  const h2 = createH2Proxy(handler, logger);
+  const connections = new SocketSet();
+  const noAddresses: AddressResolver = { resolveAddress: () => Promise.resolve({ ok: true, value: null }) };
+  const routing = {
+    originalDst: options.transparent?.originalDst,
+    resolver: options.transparent?.addresses ?? noAddresses,
+    http1: (socket: Socket, target: TransparentTarget | undefined) => {
+      if (target) targets.set(socket, target);
+      server.emit('connection', socket);
+    },
+    h2,
+    handler,
+    detectTimeoutMs: options.transparent?.detectTimeoutMs ?? 500,
+    logger,
+    ...(options.transparent?.onPassthrough ? { onPassthrough: options.transparent.onPassthrough } : {}),
+  };
+  // Half-open: an opaque client may finish sending and still wait for the answer.
+  const front = createNetServer({ allowHalfOpen: true }, (socket) => {
+    connections.add(socket);
+    routeConnection(socket, routing);
+  });
+  const address = await listen(front, options.host, options.port);
   logger.info('outbound listener started', { address: `${address.host}:${address.port}` });
   return {
     address,
@@ -79,6 +107,9 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
     close: () => {
       pool.destroy();
       detached.destroyAll();
+      h2.close();
+      connections.destroyAll();
+      front.close();
       return closeServer(server);
     },
   };

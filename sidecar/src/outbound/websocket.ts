@@ -6,14 +6,15 @@ import { BadRequestError, toMeshError } from '../errors.js';
 import { respondRawSocket } from '../errors-respond.js';
 import type { OutboundHandler, UpstreamResponse } from './http/types.js';
 import { toOutboundRequest } from './h1-proxy.js';
+import type { TransparentTarget } from './transparent.js';
 
-export function proxyUpgrade(handler: OutboundHandler, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger): void {
+export function proxyUpgrade(handler: OutboundHandler, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger, transparent?: TransparentTarget): void {
   socket.on('error', (error: Error) => logger.debug('app socket error on upgrade', { error: error.message }));
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
     respondRawSocket(socket, new BadRequestError(`outbound/target: only "Upgrade: websocket" is carried, not "${String(req.headers.upgrade).slice(0, 100)}"`));
     return;
   }
-  const request = toOutboundRequest(req, 'websocket');
+  const request = toOutboundRequest(req, 'websocket', transparent);
   if (request instanceof BadRequestError) {
     respondRawSocket(socket, request);
     return;

@@ -18,6 +18,10 @@ const HOP_BY_HOP = new Set([
 
 // The only caller-supplied header the inbound side overwrites; the app trusts it, so callers never set it.
 export const PEER_IDENTITY_HEADER = 'x-mesh-peer-identity';
+// Between sidecars only (the inbound side removes them): which declared app port a transparently
+// intercepted request was dialled to, and "h2" when the app spoke HTTP/2 to it.
+export const APP_PORT_HEADER = 'x-mesh-app-port';
+export const APP_PROTOCOL_HEADER = 'x-mesh-app-protocol';
 
 function connectionTokens(value: string, into: string[]): void {
   for (const token of value.split(',')) {

@@ -46,12 +46,25 @@ interface RequestLine {
 // One finished request, either direction: metrics, the access log (when on) and tap (when on).
 function reportCompleted(t: Telemetry, tap: TapSink | undefined, direction: 'inbound' | 'outbound', req: RequestLine, source: string, destination: string, route: string, span: SpanHandle | undefined, end: SpanEnd, durationMs: number): void {
   t.metrics.requestCompleted(direction, source, destination, route, end.status, durationMs);
+  if (end.grpcStatus !== undefined) t.metrics.grpcCompleted(direction, destination, end.grpcStatus);
   const traceId = span?.traceId ?? '';
   const refusal = end.error?.code ?? null;
   t.accessLog?.write({ direction, traceId, method: req.method, path: req.path, authority: req.authority, status: end.status, durationMs, source, destination, route, refusal });
   if (tap?.active === true) {
     tap.record({ direction, method: req.method, path: req.path, authority: req.authority, status: end.status, latencyMs: durationMs, source, destination, traceId, refusal, headers: req.headers });
   }
+}
+
+// gRPC's result is grpc-status: in the response headers of a trailers-only answer, else in the trailers.
+function watchGrpcStatus(headers: Readonly<Record<string, unknown>>, body: NodeJS.EventEmitter, end: SpanEnd): void {
+  const contentType = headers['content-type'];
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return;
+  const inHeaders = headers['grpc-status'];
+  if (typeof inHeaders === 'string') end.grpcStatus = inHeaders;
+  else body.once('trailers', (trailers: Record<string, unknown>) => {
+    const status = trailers['grpc-status'];
+    if (typeof status === 'string') end.grpcStatus = status;
+  });
 }
 
 // tap: where `meshctl tap` sees requests; while no tap is on, it costs one boolean check per request.
@@ -92,6 +105,7 @@ export function inboundTelemetryLayer(t: Telemetry, tap?: TapSink): InboundLayer
       (res: AppResponse) => {
         try {
           const end: SpanEnd = { status: Number(res.headers[':status']) || 0 };
+          watchGrpcStatus(res.headers, res.body, end);
           // An accepted upgrade ends the request at the tunnel's opening; the tunnel's lifetime is not a latency.
           if (res.tunnel !== null || res.body.closed) finish(req, span, started, end);
           else res.body.once('close', () => finish(req, span, started, end));
@@ -153,6 +167,7 @@ export function outboundTelemetryLayer(t: Telemetry, tap?: TapSink): OutboundLay
       (res: UpstreamResponse) => {
         try {
           const end: SpanEnd = { status: res.status };
+          watchGrpcStatus(res.headers, res.body, end);
           if (req.upgrade !== null || res.body.closed) finish(req, span, started, end);
           else res.body.once('close', () => finish(req, span, started, end));
         } catch {

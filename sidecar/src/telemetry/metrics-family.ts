@@ -1,4 +1,4 @@
-// Small Prometheus metric families with one or two labels: pre-rendered label strings, a capped number of label sets.
+// Small Prometheus metric families with one to three labels: pre-rendered label strings, a capped number of label sets.
 
 // Exposition format 0.0.4: backslash, double quote and newline are escaped in label values.
 export function escapeLabel(value: string): string {
@@ -54,7 +54,17 @@ abstract class Family {
     return created;
   }
 
+  protected series3(a: string, b: string, c: string): Series {
+    // Rare families only (gRPC statuses): the third label rides in the second key.
+    return this.series2(a, `${b}\u0000${c}`);
+  }
+
   private create(values: string[]): Series {
+    if (values.length === 2 && this.labelNames.length === 3) {
+      const [a = '', bc = ''] = values;
+      const split = bc.indexOf('\u0000');
+      values = [a, bc.slice(0, split), bc.slice(split + 1)];
+    }
     if (this.order.length >= this.maxLabelSets) {
       return (this.overflow ??= { labels: this.labelNames.map((n) => `${n}="${OVERFLOW}"`).join(','), value: 0 });
     }
@@ -84,6 +94,10 @@ export class LabeledCounter extends Family {
 
   inc2(a: string, b: string, by = 1): void {
     this.series2(a, b).value += by;
+  }
+
+  inc3(a: string, b: string, c: string, by = 1): void {
+    this.series3(a, b, c).value += by;
   }
 }
 

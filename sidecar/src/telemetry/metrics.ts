@@ -81,6 +81,8 @@ export class MeshMetrics {
   private readonly rateLimited: LabeledCounter;
   private loadShed = 0;
   private readonly tlsHandshakes: LabeledCounter;
+  private readonly grpcResponses: LabeledCounter;
+  private passthroughConnections = 0;
   private certificateExpirySeconds: number | undefined;
   private telemetryErrors = 0;
   private accessLogDropped: () => number = () => 0;
@@ -96,6 +98,17 @@ export class MeshMetrics {
     this.poolSaturated = new LabeledCounter('mesh_pool_saturated_total', 'Requests refused or queued because the connection pool was at its limit.', ['destination'], cap);
     this.rateLimited = new LabeledCounter('mesh_rate_limited_total', 'Requests refused by a rate limit.', ['direction'], 2);
     this.tlsHandshakes = new LabeledCounter('mesh_tls_handshakes_total', 'mTLS handshakes by outcome.', ['direction', 'result'], 6);
+    this.grpcResponses = new LabeledCounter('mesh_grpc_responses_total', 'gRPC responses by direction, destination service and grpc-status (the result a gRPC caller sees).', ['direction', 'destination', 'grpc_status'], cap);
+  }
+
+  // A gRPC call's outcome: grpc-status from its trailers (or a trailers-only answer).
+  grpcCompleted(direction: Direction, destination: string, grpcStatus: string): void {
+    this.grpcResponses.inc3(direction, destination, grpcStatus);
+  }
+
+  // An intercepted connection to an address outside the mesh, sent on as dialled.
+  passthroughOne(): void {
+    this.passthroughConnections++;
   }
 
   // Called once per request when its response has finished (or it failed); durationMs is first byte in to last byte out.
@@ -206,6 +219,8 @@ export class MeshMetrics {
     this.rateLimited.render(out);
     scalar(out, 'mesh_load_shed_total', 'counter', 'Requests shed because the sidecar was overloaded.', this.loadShed);
     this.tlsHandshakes.render(out);
+    this.grpcResponses.render(out);
+    scalar(out, 'mesh_passthrough_connections_total', 'counter', 'Intercepted connections to addresses outside the mesh, sent on as dialled (not mTLS).', this.passthroughConnections);
     if (this.certificateExpirySeconds !== undefined) {
       scalar(out, 'mesh_certificate_expiry_timestamp_seconds', 'gauge', 'notAfter of the current workload certificate, in Unix seconds.', this.certificateExpirySeconds);
     }

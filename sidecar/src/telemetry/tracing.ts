@@ -61,6 +61,8 @@ export interface TracingConfig {
 // How a span ends: the status the caller saw, and the refusal when the mesh answered for the peer.
 export interface SpanEnd {
   status: number;
+  // gRPC calls: grpc-status from the trailers (or a trailers-only answer).
+  grpcStatus?: string | undefined;
   error?: { code: string; reason: string } | undefined;
   attrs?: Attributes | undefined;
 }

@@ -1,19 +1,34 @@
-// Terminal inbound layer: the request to the local app over keep-alive HTTP/1.1, streamed both ways.
+// Terminal inbound layer: the request to the local app (keep-alive HTTP/1.1, h2c, or an opaque TCP tunnel), streamed both ways.
 import { request as httpRequest, type Agent, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
 import { AppUnavailableError, InternalError } from '../../errors.js';
 import { h1ResponseToH2, h2ToH1, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
 import type { AppResponse, InboundHandler } from './types.js';
+import type { H2AppSessions } from './app-h2.js';
+import { connectApp } from './app-tcp.js';
 
 export interface AppTarget {
   host: string;
+  // The default app port; a request may name another declared one.
   port: number;
   agent: Agent;
+  h2: H2AppSessions;
 }
 
 export function appHandler(app: AppTarget): InboundHandler {
-  const where = `${app.host}:${app.port}`;
+  const h1 = http1AppHandler(app);
+  return (req) => {
+    const port = req.appPort ?? app.port;
+    if (req.upgrade === 'tcp') return connectApp(req, app.host, port);
+    if (req.appProtocol === 'h2') return app.h2.request(req, port);
+    return h1(req);
+  };
+}
+
+function http1AppHandler(app: AppTarget): InboundHandler {
   return (req) =>
     new Promise<AppResponse>((resolve, reject) => {
+      const port = req.appPort ?? app.port;
+      const where = `${app.host}:${port}`;
       if (req.peerId === null && !req.plaintext) {
         reject(new InternalError('inbound/app: request reached the app without an authenticated peer'));
         return;
@@ -31,7 +46,7 @@ export function appHandler(app: AppTarget): InboundHandler {
       try {
         appReq = httpRequest({
           host: app.host,
-          port: app.port,
+          port,
           method: req.method,
           path: req.path,
           headers,

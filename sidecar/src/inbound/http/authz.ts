@@ -15,7 +15,7 @@ export function authzLayer(policies: InboundPolicySource): InboundLayer {
     // Zero trust: before the first policy arrives nothing is known to be allowed.
     if (!policy) return Promise.reject(new PolicyPendingError('inbound/authz: no authorization policy received from the control plane yet'));
     const decision = authorize(
-      { principal: req.peerId ?? undefined, method: req.method, path: req.path, header: (name) => headerValue(req.headers[name.toLowerCase()]) },
+      { principal: req.peerId ?? undefined, method: req.method, path: req.path, header: (name) => headerValue(req.headers[name.toLowerCase()]), tcp: req.upgrade === 'tcp' },
       policy.authorizationPolicies,
       policy.meshConfig,
     );

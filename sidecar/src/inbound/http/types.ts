@@ -14,7 +14,11 @@ export interface InboundRequest {
   headers: IncomingHttpHeaders;
   // null when the peer sent END_STREAM with the headers.
   body: Readable | null;
-  upgrade: 'websocket' | null;
+  // websocket: an RFC 8441 extended CONNECT. tcp: a plain CONNECT carrying an opaque connection.
+  upgrade: 'websocket' | 'tcp' | null;
+  // Which app port to hand the request to (a declared one, or --app-port), and in which protocol.
+  appPort: number | null;
+  appProtocol: 'http1' | 'h2';
   peer: PeerCheck;
   // Arrived without TLS (only ever let in under MeshConfig mTLS mode PERMISSIVE).
   plaintext: boolean;
@@ -31,6 +35,10 @@ export interface AppResponse {
   // For an accepted upgrade: the app's socket, and bytes it sent right after its 101.
   tunnel: Duplex | null;
   head: Buffer | null;
+  // The body is an HTTP/2 stream whose trailers (grpc-status) must reach the caller.
+  withTrailers?: boolean;
+  // The app's HEADERS frame ended its answer (a gRPC trailers-only answer): relay it as one frame.
+  headersOnly?: boolean;
 }
 
 export type InboundHandler = Handler<InboundRequest, AppResponse>;

@@ -3,6 +3,7 @@ import { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream } fro
 import type { ServiceEndpoint } from '../../discovery/endpoint-resolver.js';
 import { BadRequestError, InternalError, MeshError, TlsHandshakeError, UpstreamResetError } from '../../errors.js';
 import type { SessionPool } from '../../transport/pool.js';
+import { APP_PORT_HEADER, APP_PROTOCOL_HEADER } from '../../pipeline/headers.js';
 import { cancelReason, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './types.js';
 
 export function forwardHandler(pool: SessionPool): OutboundHandler {
@@ -13,7 +14,7 @@ export function forwardHandler(pool: SessionPool): OutboundHandler {
     if (req.signal.aborted) throw cancelReason(req);
     // A rotation or GOAWAY between connect and now closes the session for new streams; the pool has a fresh one.
     if (session.closed || session.destroyed) session = await pool.connect(endpoint, req.connectTimeoutMs ?? undefined);
-    if (req.upgrade !== null && !session.remoteSettings.enableConnectProtocol) await peerSettings(session);
+    if (req.upgrade === 'websocket' && !session.remoteSettings.enableConnectProtocol) await peerSettings(session);
     return openStream(session, req, endpoint, pool);
   };
 }
@@ -38,14 +39,21 @@ function describe(endpoint: ServiceEndpoint): string {
 function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint: ServiceEndpoint, pool: SessionPool): Promise<UpstreamResponse> {
   const headers = req.headers;
   headers[':authority'] = req.authority;
-  headers[':path'] = req.path;
-  headers[':scheme'] = 'http';
-  if (req.upgrade !== null) {
+  if (req.upgrade === 'tcp') {
+    // RFC 9113 8.5: a plain CONNECT carries only :method and :authority.
     headers[':method'] = 'CONNECT';
-    headers[':protocol'] = req.upgrade;
   } else {
-    headers[':method'] = req.method;
+    headers[':path'] = req.path;
+    headers[':scheme'] = 'http';
+    if (req.upgrade === 'websocket') {
+      headers[':method'] = 'CONNECT';
+      headers[':protocol'] = req.upgrade;
+    } else {
+      headers[':method'] = req.method;
+    }
   }
+  if (req.appPort !== null) headers[APP_PORT_HEADER] = String(req.appPort);
+  if (req.appProtocol !== null) headers[APP_PROTOCOL_HEADER] = req.appProtocol;
   let stream: ClientHttp2Stream;
   try {
     stream = session.request(headers, { endStream: req.body === null && req.upgrade === null });
@@ -77,10 +85,10 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
       answered = true;
       reject(pool.failureOf(session, endpoint) ?? resetError(`outbound/h2: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)})`, stream.rstCode));
     });
-    stream.once('response', (responseHeaders) => {
+    stream.once('response', (responseHeaders, flags: number) => {
       if (answered) return;
       answered = true;
-      resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: stream });
+      resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: stream, headersOnly: (flags & h2c.NGHTTP2_FLAG_END_STREAM) !== 0 });
     });
     if (req.body !== null) req.body.pipe(stream);
   });

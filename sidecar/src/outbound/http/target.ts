@@ -26,6 +26,8 @@ export function parseServiceAuthority(authority: string, localNamespace: string)
 
 export function targetLayer(localNamespace: string): OutboundLayer {
   return (next) => (req) => {
+    // Transparent mode knows the service from the address the app dialled; the Host may be an IP.
+    if (req.service !== null) return next(req);
     const parsed = parseServiceAuthority(req.authority, localNamespace);
     if (!parsed.ok) return Promise.reject(new BadRequestError(`outbound/target: ${parsed.reason}`));
     req.service = parsed.service;

@@ -16,8 +16,13 @@ export interface OutboundRequest {
   headers: OutgoingHttpHeaders;
   // null when the app sent no body, so HEADERS carries END_STREAM.
   body: Readable | null;
-  // Set for an HTTP/1.1 Upgrade, carried as an RFC 8441 extended CONNECT.
-  upgrade: 'websocket' | null;
+  // websocket: an HTTP/1.1 Upgrade, carried as an RFC 8441 extended CONNECT. tcp: an opaque
+  // connection (transparent mode), carried as a plain CONNECT to the authority "ip:port".
+  upgrade: 'websocket' | 'tcp' | null;
+  // Transparent mode: the app port the app dialled, and whether it spoke HTTP/2 (h2c, gRPC) to it;
+  // the peer's inbound side hands the request to that port, in that protocol.
+  appPort: number | null;
+  appProtocol: 'h2' | null;
   // Set by the target layer: the service the app addressed.
   service: ServiceName | null;
   // Set by the route layer: the matched rule's policy and the (weighted) backend service to call.
@@ -43,6 +48,8 @@ export interface UpstreamResponse {
   headers: IncomingHttpHeaders;
   // The HTTP/2 stream: its readable side is the response body; for an upgrade it is the tunnel both ways.
   body: ClientHttp2Stream;
+  // The response HEADERS frame ended the stream (a gRPC trailers-only answer).
+  headersOnly?: boolean;
 }
 
 export type OutboundHandler = Handler<OutboundRequest, UpstreamResponse>;
@@ -57,6 +64,8 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     headers: fields.headers,
     body: fields.body,
     upgrade: fields.upgrade,
+    appPort: null,
+    appProtocol: null,
     service: null,
     route: null,
     backend: null,

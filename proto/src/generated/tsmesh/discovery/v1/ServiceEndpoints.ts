@@ -7,6 +7,7 @@ export interface ServiceEndpoints {
   'namespace'?: (string);
   'endpoints'?: (_tsmesh_discovery_v1_Endpoint)[];
   'known'?: (boolean);
+  'app_protocol'?: (string);
 }
 
 export interface ServiceEndpoints__Output {
@@ -14,4 +15,5 @@ export interface ServiceEndpoints__Output {
   'namespace': (string);
   'endpoints': (_tsmesh_discovery_v1_Endpoint__Output)[];
   'known': (boolean);
+  'app_protocol': (string);
 }

@@ -1,0 +1,33 @@
+// Writes an answer onto an HTTP/2 server stream: headers, streamed body, and the trailers gRPC needs for its status.
+import { constants as h2c, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
+
+// withTrailers: the body is an HTTP/2 stream whose trailers (grpc-status, grpc-message) must follow it.
+// headersOnly: the answer's HEADERS frame carried END_STREAM (Node 20's endAfterHeaders does not say so on a client stream).
+export function relayToH2(stream: ServerHttp2Stream, headers: OutgoingHttpHeaders, body: Readable, withTrailers: boolean, headersOnly = false): void {
+  if (stream.destroyed || stream.closed) {
+    body.destroy();
+    return;
+  }
+  // A trailers-only answer (how gRPC reports most errors) must stay one HEADERS frame with END_STREAM;
+  // split into headers and an empty body, a gRPC client would read it as a response without a status.
+  if (headersOnly) {
+    stream.respond(headers, { endStream: true });
+    body.resume();
+    return;
+  }
+  let trailers: IncomingHttpHeaders | undefined;
+  if (withTrailers) body.once('trailers', (received: IncomingHttpHeaders) => (trailers = received));
+  stream.respond(headers, withTrailers ? { waitForTrailers: true } : undefined);
+  if (withTrailers) stream.once('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
+  // 204/304/HEAD: respond() already ended the stream; the (empty) body only needs draining.
+  if (stream.writableEnded) {
+    body.resume();
+    return;
+  }
+  body.pipe(stream);
+  body.once('close', () => {
+    // The other side cut its answer short: the caller must see a reset, not a clean but truncated body.
+    if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+  });
+}
