@@ -10,7 +10,9 @@ import { ProxyTracker } from './discovery/proxy-tracker.js';
 import { createAdminHandlers } from './admin/service.js';
 import { startStreamServer } from './tap/stream-server.js';
 import { ConfigStore } from './store/index.js';
-import { createConfigView } from './discovery/config-view.js';
+import { createConfigView, storeResources } from './discovery/config-view.js';
+import type { KubernetesMode, KubernetesModeOptions } from './k8s/in-cluster.js';
+import { kubernetesAdminHandlers } from './k8s/admin-kubernetes.js';
 import { ControlPlaneObservability } from './observability/index.js';
 import type { TraceStore, TraceStoreOptions } from './observability/trace-store.js';
 import { join } from 'node:path';
@@ -37,6 +39,9 @@ export interface ControlPlaneOptions {
   streamListen?: string;
   // Bound instead when streamListen is in use (default port only, as for httpListenFallback).
   streamListenFallback?: string;
+  // Kubernetes mode: resources from custom resources, endpoints from EndpointSlices, sidecars' service-account
+  // tokens checked with TokenReview, and the trust bundle published to injected namespaces.
+  kubernetes?: KubernetesModeOptions;
 }
 
 export interface RunningControlPlane {
@@ -50,6 +55,8 @@ export interface RunningControlPlane {
   otlpEndpoint: string;
   traces: TraceStore;
   streamAddress: string;
+  // Present in Kubernetes mode.
+  kubernetes: KubernetesMode | undefined;
   stop(): Promise<void>;
 }
 
@@ -71,7 +78,12 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   if (store.recovery.truncatedBytes > 0) logger.warn('the config store cut a torn tail after a crash', { ...store.recovery });
   const registry = new EndpointRegistry();
   let draining = false;
-  const configView = createConfigView(store);
+  // Loaded only in Kubernetes mode: the client library takes about a second to import.
+  const inCluster = options.kubernetes;
+  const kubernetes: KubernetesMode | undefined = inCluster
+    ? await import('./k8s/in-cluster.js').then((m) => m.startKubernetesMode(inCluster, { registry, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle().join(''), logger: logger.child('kubernetes') }))
+    : undefined;
+  const configView = createConfigView(kubernetes?.resources ?? storeResources(store));
   const tracker = new ProxyTracker();
   const spiffeId = controlPlaneSpiffeId(ca.trustDomain);
   const observability = new ControlPlaneObservability({ spiffeId, otlpEndpoint: options.otlpEndpoint, traceStore: options.traceStore, logger: logger.child('observability') });
@@ -91,9 +103,10 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
 
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000, 'grpc.keepalive_permit_without_calls': 1 });
   const protos = meshProtos();
-  server.addService(protos.identity.tsmesh.identity.v1.Identity.service, createIdentityHandlers({ ca, tokens, trustDomain: ca.trustDomain, logger: logger.child('identity') }));
+  server.addService(protos.identity.tsmesh.identity.v1.Identity.service, createIdentityHandlers({ ca, tokens, trustDomain: ca.trustDomain, logger: logger.child('identity'), ...(kubernetes ? { serviceAccountTokens: kubernetes.tokenReviewer } : {}) }));
   server.addService(protos.discovery.tsmesh.discovery.v1.AggregatedDiscovery.service, createDiscoveryHandlers({ registry, tracker, trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), config: configView, logger: logger.child('discovery'), debounceMs: options.debounceMs ?? 100, observer: observability.pushes, draining: () => draining }));
-  server.addService(protos.admin.tsmesh.admin.v1.Admin.service, createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, store, config: configView, registry, logger: logger.child('admin') }));
+  const admin = createAdminHandlers({ trustDomain: ca.trustDomain, tokens, tracker, store, config: configView, registry, logger: logger.child('admin') });
+  server.addService(protos.admin.tsmesh.admin.v1.Admin.service, kubernetes ? kubernetesAdminHandlers(admin, kubernetes.resources, ca.trustDomain) : admin);
 
   // Client certificates are requested but optional: a sidecar bootstraps with a token before it has one.
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
@@ -103,7 +116,7 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
   const http = await observability.serveHttp(options.httpListen ?? '127.0.0.1:0', options.httpListenFallback).catch((error: unknown) => {
     clearInterval(renewTimer);
     server.forceShutdown();
-    return Promise.allSettled([observability.stop(), store.close()]).then(() => Promise.reject(error instanceof Error ? error : new Error(String(error))));
+    return Promise.allSettled([observability.stop(), store.close(), kubernetes?.stop()]).then(() => Promise.reject(error instanceof Error ? error : new Error(String(error))));
   });
   const streamOptions = { ca, spiffeId, servingDnsNames: options.servingDnsNames ?? [], logger: logger.child('stream') };
   const stream = await startStreamServer({ ...streamOptions, listen: options.streamListen ?? '127.0.0.1:0' })
@@ -117,7 +130,7 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
     .catch((error: unknown) => {
       clearInterval(renewTimer);
       server.forceShutdown();
-      return Promise.allSettled([observability.stop(), store.close()]).then(() => Promise.reject(error instanceof Error ? error : new Error(String(error))));
+      return Promise.allSettled([observability.stop(), store.close(), kubernetes?.stop()]).then(() => Promise.reject(error instanceof Error ? error : new Error(String(error))));
     });
   logger.info('control plane listening', { address, httpAddress: http.address, streamAddress: stream.address, trustDomain: ca.trustDomain, spiffeId });
   return {
@@ -130,11 +143,12 @@ export async function startControlPlaneServer(options: ControlPlaneOptions): Pro
     otlpEndpoint: http.otlpEndpoint,
     traces: observability.traces,
     streamAddress: stream.address,
+    kubernetes,
     stop: () =>
       new Promise<void>((resolve) => {
         draining = true;
         clearInterval(renewTimer);
-        const closeStore = (): Promise<void> => Promise.all([observability.stop(), stream.close()]).then(() => store.close());
+        const closeStore = (): Promise<void> => Promise.all([observability.stop(), stream.close(), kubernetes?.stop()]).then(() => store.close());
         server.tryShutdown(() => void closeStore().then(resolve, resolve));
         // Open discovery streams never end on their own; cut them after a short grace.
         setTimeout(() => server.forceShutdown(), 1_000).unref();

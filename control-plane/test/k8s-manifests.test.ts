@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateResource } from '@tsmesh/proto';
+import { KINDS, validateResource } from '@tsmesh/proto';
 import { injectObject } from '../src/k8s/inject.js';
 import { DEFAULT_INJECT_OPTIONS } from '../src/k8s/sidecar-spec.js';
 import { DEFAULT_WEBHOOK_PORT, WEBHOOK_PATH } from '../src/k8s/webhook.js';
@@ -34,18 +34,19 @@ describe('k8s manifests', () => {
     expect(local.sort()).toEqual(readdirSync(join(K8S, dir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort());
   });
 
-  it('grants the control plane exactly: read mesh resources, Services and EndpointSlices; create TokenReviews; get the CA Secret', () => {
+  it('grants the control plane exactly what Kubernetes mode calls: list/watch resources, slices, pods, injected namespaces; TokenReviews; the CA ConfigMap; no Secret', () => {
     const cluster = find('ClusterRole', 'tsmesh-control-plane') as K8sObject & { rules: Rule[] };
     const normalize = (rules: Rule[]): Rule[] => rules.map((r) => ({ ...r, resources: [...r.resources].sort(), verbs: [...r.verbs].sort() }));
     expect(normalize(cluster.rules)).toEqual([
-      { apiGroups: ['mesh.tsmesh.dev'], resources: ['authorizationpolicies', 'destinationpolicies', 'httproutes', 'meshconfigs', 'ratelimitpolicies'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['mesh.tsmesh.dev'], resources: KINDS.map((k) => k.plural).sort(), verbs: ['list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [DEFAULT_INJECT_OPTIONS.caConfigMap], verbs: ['get', 'update'] },
     ]);
-    expect((find('Role', 'tsmesh-control-plane-ca') as K8sObject & { rules: Rule[] }).rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['mesh-ca'], verbs: ['get'] }]);
     const roles = objects.filter((o) => ['Role', 'ClusterRole'].includes(o.doc.kind)).map((o) => o.doc.metadata?.name);
-    expect(roles.sort()).toEqual(['tsmesh-control-plane', 'tsmesh-control-plane-ca']);
+    expect(roles).toEqual(['tsmesh-control-plane']);
     for (const binding of objects.filter((o) => o.doc.kind.endsWith('Binding')).map((o) => o.doc as K8sObject & { subjects: unknown[] })) {
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mesh-control-plane', namespace: 'mesh-system' }]);
     }
@@ -59,6 +60,8 @@ describe('k8s manifests', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
     expect(pod.containers[0]).toMatchObject({ image: 'tsmesh/control-plane:0.1.0', readinessProbe: { httpGet: { path: '/ready', port: 'http' } }, securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false } });
     expect(pod.volumes).toContainEqual(expect.objectContaining({ name: 'ca', secret: expect.objectContaining({ secretName: 'mesh-ca' }) }));
+    // Kubernetes mode: every replica serves the API server's state, so replicas agree.
+    expect(pod.containers[0]?.['args']).toContain('--kubernetes');
   });
 
   it('points the webhook at the Service port that reaches the webhook listener', () => {

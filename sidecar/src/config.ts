@@ -16,6 +16,8 @@ export interface SidecarConfig {
   controlPlaneStreamAddress: string | undefined;
   controlPlaneIdentity: string;
   controlPlaneCaPem: string;
+  // A join token, or the pod's service-account token (--kubernetes-token-file): the control plane tells them
+  // apart by the join token's prefix and checks the other with the Kubernetes TokenReview API.
   joinToken: string;
   // Absent for a client-only sidecar (nothing calls in).
   appPort: number | undefined;
@@ -60,6 +62,8 @@ Identity and control plane:
   --control-plane-stream H:P the control plane's tap/stats stream server, or "off"  [default: --control-plane host, port 15015]
   --ca-file FILE             the mesh root certificate(s) to trust the control plane with   [required]
   --token TOKEN              join token from 'meshctl token create'  (or --token-file FILE) [required]
+  --kubernetes-token-file F  in Kubernetes, instead of a join token: the pod's projected service-account
+                             token (audience tsmesh), checked by the control plane with TokenReview
   --node-id ID               unique name of this instance                           [default: <service>-<random>]
   --cert-ttl DURATION        ask for certificates of this lifetime (e.g. 24h, 30s)  [default: the CA's]
 
@@ -119,7 +123,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log', 'pod-ip', 'app-ports', 'protocol-detect-timeout'].map((name) => [name, { type: 'string' as const }]),
+          ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'kubernetes-token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log', 'pod-ip', 'app-ports', 'protocol-detect-timeout'].map((name) => [name, { type: 'string' as const }]),
         ),
         transparent: { type: 'boolean' as const },
       },
@@ -154,7 +158,17 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
       return err(`--token-file: cannot read ${tokenFile}: ${(error as Error).message}`);
     }
   }
-  if (!joinToken) return err(`--token (or --token-file) is required: mint one with 'meshctl token create --namespace ${namespace} --service-account ${serviceAccount}'`);
+  const kubernetesTokenFile = get('kubernetes-token-file');
+  if (kubernetesTokenFile && joinToken) return err('--kubernetes-token-file and --token/--token-file are two ways to bootstrap; give only one');
+  if (kubernetesTokenFile) {
+    try {
+      joinToken = readFileSync(kubernetesTokenFile, 'utf8').trim();
+    } catch (error) {
+      return err(`--kubernetes-token-file: cannot read ${kubernetesTokenFile}: ${(error as Error).message} (the injector mounts the pod's projected service-account token there)`);
+    }
+    if (!joinToken) return err(`--kubernetes-token-file: ${kubernetesTokenFile} is empty; it must hold the pod's projected service-account token`);
+  }
+  if (!joinToken) return err(`--token (or --token-file) is required: mint one with 'meshctl token create --namespace ${namespace} --service-account ${serviceAccount}' (in Kubernetes, give --kubernetes-token-file instead)`);
   const ports: Record<string, number | undefined> = {};
   for (const [flag, fallback] of [['app-port', undefined], ['inbound-port', 15006], ['outbound-port', 15001], ['admin-port', 15000]] as const) {
     const port = parsePort(get(flag), `--${flag}`, fallback);

@@ -9,6 +9,7 @@ import { writeMeshctlConfig, defaultConfigPath } from '../cli/client-config.js';
 import { startControlPlaneServer, controlPlaneSpiffeId } from '../server.js';
 import { splitListen } from '../observability/http-server.js';
 import { startInjectionWebhook } from '../k8s/webhook.js';
+import { TOKEN_AUDIENCE } from '../k8s/sidecar-spec.js';
 
 const USAGE = `mesh-control-plane: the tsmesh control plane (CA, discovery, admin API).
 
@@ -29,6 +30,13 @@ Usage:
       --otlp-endpoint also sends the control plane's own spans to that OTLP/HTTP collector.
       --webhook-listen HOST:PORT [--sidecar-image IMG] [--inject-otlp-endpoint URL] [--inject-trace-sampling PCT]
       serves the Kubernetes sidecar-injection webhook (AdmissionReview v1, HTTPS).
+      --kubernetes | --kubeconfig FILE [--token-audience AUD]
+      runs in a Kubernetes cluster (the pod's service account, or the cluster of FILE's current
+      context): mesh resources come from the custom resources (meshctl apply is refused; use
+      kubectl), endpoints from EndpointSlices of pods with the injected sidecar, sidecars prove
+      their service account with a projected token checked by TokenReview (audience AUD, default
+      tsmesh), and the trust bundle is published as ConfigMap tsmesh-ca-root in every namespace
+      labelled tsmesh.dev/inject=enabled. Join tokens keep working beside it.
       --stream-listen: mTLS WebSockets for meshctl tap/top/stat and the sidecars' streams
       (default 127.0.0.1:15015, or any free port if that is taken).
       Prints {"event":"listening","address":...,"httpAddress":...,"otlpEndpoint":...} on stdout
@@ -90,7 +98,7 @@ if (command === 'init') {
     fail((error as Error).message, error instanceof CaSetupError ? 1 : 1);
   }
 } else if (command === 'serve') {
-  const v = parse(rest, { 'data-dir': { type: 'string' }, listen: { type: 'string' }, 'workload-cert-ttl': { type: 'string' }, 'max-cert-ttl': { type: 'string' }, 'dns-name': { type: 'string', multiple: true }, 'http-listen': { type: 'string' }, 'otlp-endpoint': { type: 'string' }, 'stream-listen': { type: 'string' }, 'webhook-listen': { type: 'string' }, 'inject-otlp-endpoint': { type: 'string' }, 'inject-trace-sampling': { type: 'string' }, 'sidecar-image': { type: 'string' } });
+  const v = parse(rest, { 'data-dir': { type: 'string' }, listen: { type: 'string' }, 'workload-cert-ttl': { type: 'string' }, 'max-cert-ttl': { type: 'string' }, 'dns-name': { type: 'string', multiple: true }, 'http-listen': { type: 'string' }, 'otlp-endpoint': { type: 'string' }, 'stream-listen': { type: 'string' }, 'webhook-listen': { type: 'string' }, 'inject-otlp-endpoint': { type: 'string' }, 'inject-trace-sampling': { type: 'string' }, 'sidecar-image': { type: 'string' }, kubernetes: { type: 'boolean' }, kubeconfig: { type: 'string' }, 'token-audience': { type: 'string' } });
   const dataDir = typeof v['data-dir'] === 'string' ? resolve(v['data-dir']) : fail('--data-dir is required');
   const listen = typeof v['listen'] === 'string' ? v['listen'] : '127.0.0.1:15012';
   if (!/^.+:\d{1,5}$/.test(listen)) fail(`--listen: "${listen}" must be HOST:PORT`);
@@ -109,6 +117,14 @@ if (command === 'init') {
     const parsed = parseDuration(value, `--${flag}`);
     return parsed.ok ? parsed.value : fail(parsed.error);
   };
+  if (v['kubernetes'] === true && typeof v['kubeconfig'] === 'string') fail('--kubernetes (the pod\'s own service account) and --kubeconfig FILE are two ways to reach the API server; give one');
+  const tokenAudience = typeof v['token-audience'] === 'string' ? v['token-audience'] : TOKEN_AUDIENCE;
+  if (!/^\S{1,253}$/.test(tokenAudience)) fail(`--token-audience: "${tokenAudience}" must be 1-253 characters without spaces`);
+  const kubeSource = v['kubernetes'] === true ? { from: 'in-cluster' as const } : typeof v['kubeconfig'] === 'string' ? { from: 'file' as const, path: resolve(v['kubeconfig']) } : undefined;
+  if (!kubeSource && v['token-audience'] !== undefined) fail('--token-audience needs --kubernetes or --kubeconfig');
+  // Imported only when asked for: the Kubernetes client takes about a second to load.
+  const kubeConfig = kubeSource ? await import('../k8s/kube-config.js').then((m) => m.loadKubeConfig(kubeSource)) : undefined;
+  if (kubeConfig && !kubeConfig.ok) fail(kubeConfig.error);
   const logger = createLogger('control-plane');
   try {
     const running = await startControlPlaneServer({
@@ -124,6 +140,7 @@ if (command === 'init') {
       ...(otlpEndpoint !== undefined ? { otlpEndpoint } : {}),
       streamListen,
       ...(v['stream-listen'] === undefined ? { streamListenFallback: '127.0.0.1:0' } : {}),
+      ...(kubeConfig?.ok ? { kubernetes: { kubeConfig: kubeConfig.value, tokenAudience } } : {}),
     });
     // The Kubernetes mutating admission webhook, when asked for (the k8s manifests do).
     const webhook = webhookListen
@@ -137,6 +154,7 @@ if (command === 'init') {
             ...(typeof v['sidecar-image'] === 'string' ? { sidecarImage: v['sidecar-image'] } : {}),
             ...(typeof v['inject-otlp-endpoint'] === 'string' ? { otlpEndpoint: v['inject-otlp-endpoint'] } : {}),
             ...(sampling !== undefined ? { traceSamplingPercent: sampling } : {}),
+            tokenAudience,
           },
         })
       : undefined;

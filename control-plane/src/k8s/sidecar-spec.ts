@@ -36,6 +36,8 @@ export interface InjectOptions {
   traceSamplingPercent: number | undefined;
   // Outbound connections to these CIDRs bypass the sidecar (e.g. the API server).
   excludeOutboundCidrs: string[];
+  // The projected token's audience: what the control plane's TokenReview asks for (serve --token-audience).
+  tokenAudience: string;
 }
 
 export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
@@ -46,6 +48,7 @@ export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
   otlpEndpoint: undefined,
   traceSamplingPercent: undefined,
   excludeOutboundCidrs: [],
+  tokenAudience: TOKEN_AUDIENCE,
 };
 
 // Where the sidecar learns its service name: a downward-API reference to the first key the pod has.
@@ -84,14 +87,18 @@ export function sidecarContainer(options: InjectOptions, facts: PodFacts): ICont
     fieldRef('MESH_SERVICE', serviceField),
     fieldRef('MESH_NAMESPACE', 'metadata.namespace'),
     fieldRef('MESH_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
-    fieldRef('MESH_NODE_ID', 'metadata.name'),
+    fieldRef('POD_NAME', 'metadata.name'),
+    // <pod>.<namespace>, as the control plane names the pod it finds in an EndpointSlice (endpoint-model.ts podNodeId):
+    // the sidecar's own registration then replaces that entry instead of adding a second one.
+    { name: 'MESH_NODE_ID', value: '$(POD_NAME).$(MESH_NAMESPACE)' },
     fieldRef('POD_IP', 'status.podIP'),
     { name: 'MESH_ADVERTISE_ADDRESS', value: `$(POD_IP):${PORTS.inbound}` },
     // Other pods dial the inbound port and the kubelet probes the admin port, so loopback is not enough.
     { name: 'MESH_BIND', value: '0.0.0.0' },
     { name: 'MESH_CONTROL_PLANE', value: options.controlPlaneAddress },
     { name: 'MESH_CA_FILE', value: `${CA_DIR}/${CA_BUNDLE_KEY}` },
-    { name: 'MESH_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
+    // Checked by the control plane with TokenReview; the sidecar reads it afresh when it restarts.
+    { name: 'MESH_KUBERNETES_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
   ];
   if (facts.appPort !== undefined) env.push({ name: 'MESH_APP_PORT', value: String(facts.appPort) });
   if (options.otlpEndpoint) env.push({ name: 'MESH_OTLP_ENDPOINT', value: options.otlpEndpoint });
@@ -128,7 +135,7 @@ export function sidecarContainer(options: InjectOptions, facts: PodFacts): ICont
 export function sidecarVolumes(options: InjectOptions): IVolume[] {
   return [
     // Audience-bound and short-lived: it proves the pod's service account to the control plane (TokenReview) and nothing else.
-    { name: VOLUME_NAMES.token, projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } },
+    { name: VOLUME_NAMES.token, projected: { sources: [{ serviceAccountToken: { audience: options.tokenAudience, expirationSeconds: 3600, path: 'token' } }] } },
     { name: VOLUME_NAMES.ca, configMap: { name: options.caConfigMap, items: [{ key: CA_BUNDLE_KEY, path: CA_BUNDLE_KEY }] } },
   ];
 }

@@ -1,4 +1,4 @@
-// Gets a workload certificate from the control plane's CA: with a join token first, then renewing over mTLS.
+// Gets a workload certificate from the control plane's CA: with a bootstrap token first, then renewing over mTLS.
 import * as grpc from '@grpc/grpc-js';
 import { meshProtos, generateKeyPair, createCsr, certificateInfo, spiffeIdsFromSubjectAltName, ok, err, type CreateCertificateResponse__Output, type Result } from '@tsmesh/proto';
 import type { TlsMaterial } from './tls-material.js';
@@ -9,7 +9,9 @@ export interface CertificateRequestOptions {
   spiffeId: string;
   // Roots to trust the control plane with: the operator's CA file at bootstrap, the live bundle later.
   trustBundlePem: string[];
-  // Bootstrap proof; omitted when renewing with `current`.
+  // Bootstrap proof, omitted when renewing with `current`: a join token, or in Kubernetes the pod's projected
+  // service-account token. Both go as a bearer token; the control plane tells them apart by the join token's
+  // prefix (tsmesh-jt.v1.), so the sidecar needs no setting of its own for which kind it holds.
   joinToken?: string;
   current?: TlsMaterial;
   requestedTtlMs?: number;
