@@ -1,6 +1,10 @@
 // Sidecar injection: valid Kubernetes objects out, a native sidecar, idempotent, opt-out honoured; meshctl inject on YAML.
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import YAML from 'yaml';
+import { parseSidecarConfig } from '../../sidecar/src/config.js';
 import { injectObject } from '../src/k8s/inject.js';
 import { DEFAULT_INJECT_OPTIONS, PROXY_UID, iptablesArgs } from '../src/k8s/sidecar-spec.js';
 import { injectCommand } from '../src/cli/commands-inject.js';
@@ -99,6 +103,36 @@ describe('injectObject', () => {
     expect(env(sidecar(pod({ app: 'x', 'app.kubernetes.io/name': 'y' })), 'MESH_SERVICE')).toBe("metadata.labels['app.kubernetes.io/name']");
     const none = injectObject(pod({ tier: 'web' }), DEFAULT_INJECT_OPTIONS);
     expect(none.ok ? 'injected' : none.error).toContain('label app.kubernetes.io/name or app');
+  });
+
+  it('turns on transparent mode with the pod IP, and declares every TCP port of the app containers with the protocol its name gives', () => {
+    const multi = pod();
+    podSpec(multi, 'spec').containers = [
+      { name: 'app', ports: [{ containerPort: 8080, name: 'http-web' }, { containerPort: 9090, name: 'grpc' }, { containerPort: 8125, protocol: 'UDP' }] },
+      { name: 'db', ports: [{ containerPort: 5432, name: 'tcp-postgres' }, { containerPort: 7000 }] },
+    ] as never;
+    const sidecar = podSpec(inject(multi).object, 'spec').initContainers?.[1];
+    expect(env(sidecar, 'MESH_TRANSPARENT')).toBe('true');
+    expect(env(sidecar, 'MESH_POD_IP')).toBe('$(POD_IP)');
+    expect(env(sidecar, 'MESH_APP_PORTS')).toBe('8080/http,9090/grpc,5432/tcp,7000');
+  });
+
+  it('gives the sidecar an environment it accepts, once the kubelet has filled in the downward API', () => {
+    const sidecar = podSpec(inject(pod()).object, 'spec').initContainers?.[1];
+    const fields: Record<string, string> = { "metadata.labels['app']": 'orders', 'metadata.namespace': 'demo', 'spec.serviceAccountName': 'orders', 'metadata.name': 'orders-1', 'status.podIP': '10.244.1.7' };
+    const vars: Record<string, string> = {};
+    for (const e of sidecar?.env ?? []) vars[e.name] = e.value !== undefined ? e.value.replace(/\$\((\w+)\)/g, (_m, name: string) => vars[name] ?? '') : (fields[e.valueFrom?.fieldRef?.fieldPath ?? ''] ?? '');
+    const dir = mkdtempSync(join(tmpdir(), 'tsmesh-inject-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'pem');
+      writeFileSync(join(dir, 'token'), 'jwt');
+      const config = parseSidecarConfig([], { ...vars, MESH_CA_FILE: join(dir, 'ca.pem'), MESH_KUBERNETES_TOKEN_FILE: join(dir, 'token') });
+      if (!config.ok) throw new Error(config.error);
+      expect(config.value).toMatchObject({ service: 'orders', namespace: 'demo', nodeId: 'orders-1.demo', transparent: true, podIp: '10.244.1.7', advertiseAddress: '10.244.1.7:15006', bindHost: '0.0.0.0', appPort: 8080 });
+      expect(config.value.appPorts).toEqual([{ port: 8080, protocol: '' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads the app port from the annotation, refuses a bad one, and injects a client-only sidecar when there is none', () => {

@@ -49,6 +49,22 @@ function appPort(template: IPodTemplateSpec): Result<number | undefined, string>
   return ok(typeof port === 'number' ? port : undefined);
 }
 
+// Istio's port naming convention (<protocol>[-<suffix>]) for the protocol of a port; anything else is detected.
+const PORT_NAME_PROTOCOLS: Record<string, string> = { http: 'http', http2: 'http2', h2c: 'http2', grpc: 'grpc', 'grpc-web': 'http', tcp: 'tcp', mongo: 'tcp', mysql: 'tcp', redis: 'tcp', postgres: 'tcp' };
+
+function appPorts(template: IPodTemplateSpec): string {
+  const ports = new Map<number, string>();
+  for (const container of template.spec?.containers ?? []) {
+    for (const port of container.ports ?? []) {
+      if ((port.protocol ?? 'TCP') !== 'TCP' || ports.has(port.containerPort)) continue;
+      const name = (port.name ?? '').toLowerCase();
+      const protocol = PORT_NAME_PROTOCOLS[name] ?? PORT_NAME_PROTOCOLS[name.split('-')[0] ?? ''] ?? '';
+      ports.set(port.containerPort, protocol);
+    }
+  }
+  return [...ports].map(([port, protocol]) => (protocol === '' ? String(port) : `${port}/${protocol}`)).join(',');
+}
+
 // Injects one pod template (a Pod is its own template). `outer` is the workload's own metadata, whose opt-out also counts.
 export function injectTemplate(template: IPodTemplateSpec, options: InjectOptions, outer?: Meta): Result<{ injected: true; template: IPodTemplateSpec } | { injected: false; reason: SkipReason }, string> {
   const spec = template.spec;
@@ -62,7 +78,7 @@ export function injectTemplate(template: IPodTemplateSpec, options: InjectOption
   if (!service) return err(`cannot tell which service this pod is: give it the label app.kubernetes.io/name or app, or the annotation ${ANNOTATIONS.service}`);
   const port = appPort(template);
   if (!port.ok) return port;
-  const facts: PodFacts = { service, appPort: port.value };
+  const facts: PodFacts = { service, appPort: port.value, appPorts: appPorts(template) };
   const taken = new Set((spec.volumes ?? []).map((v) => v.name));
   const clash = Object.values(VOLUME_NAMES).find((name) => taken.has(name));
   if (clash) return err(`the pod already has a volume named ${clash}`);

@@ -57,6 +57,8 @@ export type ServiceSource = { from: 'annotation' | 'label'; key: string };
 export interface PodFacts {
   service: ServiceSource;
   appPort: number | undefined;
+  // Every TCP port the app containers declare, as --app-ports takes them ("8080/http,9090/grpc,5432").
+  appPorts: string;
 }
 
 const fieldRef = (name: string, fieldPath: string): IEnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
@@ -99,7 +101,11 @@ export function sidecarContainer(options: InjectOptions, facts: PodFacts): ICont
     { name: 'MESH_CA_FILE', value: `${CA_DIR}/${CA_BUNDLE_KEY}` },
     // Checked by the control plane with TokenReview; the sidecar reads it afresh when it restarts.
     { name: 'MESH_KUBERNETES_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
+    // The init container's rules redirect the app's connections here; the pod IP is how other pods find this one.
+    { name: 'MESH_TRANSPARENT', value: 'true' },
+    { name: 'MESH_POD_IP', value: '$(POD_IP)' },
   ];
+  if (facts.appPorts !== '') env.push({ name: 'MESH_APP_PORTS', value: facts.appPorts });
   if (facts.appPort !== undefined) env.push({ name: 'MESH_APP_PORT', value: String(facts.appPort) });
   if (options.otlpEndpoint) env.push({ name: 'MESH_OTLP_ENDPOINT', value: options.otlpEndpoint });
   if (options.traceSamplingPercent !== undefined) env.push({ name: 'MESH_TRACE_SAMPLING', value: String(options.traceSamplingPercent) });
