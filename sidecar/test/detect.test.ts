@@ -81,6 +81,14 @@ describe('detectProtocol over a socket', () => {
     expect(rest).toBe('GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
   });
 
+  it('reads a socket that was paused before detection began (as during an address lookup)', async () => {
+    const { client, server } = await accepted();
+    server.pause();
+    client.write('GET / HTTP/1.1\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await detectProtocol(server, 1_000)).toEqual({ protocol: 'http1', timedOut: false });
+  });
+
   it('calls a silent client (server speaks first) opaque after the timeout, with nothing consumed', async () => {
     const { server } = await accepted();
     const started = Date.now();

@@ -65,5 +65,7 @@ export function detectProtocol(socket: Socket, timeoutMs: number): Promise<Detec
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onEnd);
+    // A 'data' listener does not restart a socket that was paused explicitly (the caller may have, during a lookup).
+    socket.resume();
   });
 }
