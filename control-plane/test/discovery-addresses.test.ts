@@ -62,9 +62,9 @@ describe('workload addresses', () => {
       const r = await orders.resolveAddress('10.9.0.2:9090');
       return r.ok && r.value !== null ? r.value : undefined;
     });
-    expect(grpcPort).toEqual({ service: { name: 'payments', namespace: 'shop' }, protocol: 'grpc' });
-    expect(await orders.resolveAddress('10.9.0.2:5432')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'tcp' } });
-    expect(await orders.resolveAddress('10.9.0.2:8080')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: '' } });
+    expect(grpcPort).toEqual({ service: { name: 'payments', namespace: 'shop' }, protocol: 'grpc', targetPort: null });
+    expect(await orders.resolveAddress('10.9.0.2:5432')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'tcp', targetPort: null } });
+    expect(await orders.resolveAddress('10.9.0.2:8080')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: '', targetPort: null } });
     // A port the workload did not declare, and an address no workload has: not in the mesh.
     expect(await orders.resolveAddress('10.9.0.2:22')).toEqual({ ok: true, value: null });
     expect(await orders.resolveAddress('192.0.2.1:443')).toEqual({ ok: true, value: null });
@@ -88,6 +88,24 @@ describe('workload addresses', () => {
       return r.ok && r.value?.service.name === 'orders' ? r.value : undefined;
     }, 3_000);
     expect(owner.protocol).toBe('http');
+  });
+
+  it("answers a service's virtual address (a ClusterIP) with its target port, and a workload's own address wins", async () => {
+    const orders = connect(ordersCert, { id: 'orders-v1', service: 'orders', namespace: 'shop' });
+    cp.running.registry.setServiceAddresses('payments.shop', [
+      { address: '10.96.0.10:80', protocol: 'http', targetPort: 8080 },
+      { address: '10.96.0.10:9090', protocol: 'grpc', targetPort: 9090 },
+    ]);
+    try {
+      expect(await orders.resolveAddress('10.96.0.10:80')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'http', targetPort: 8080 } });
+      cp.running.registry.setServiceAddresses('payments.shop', [{ address: '10.96.0.10:9090', protocol: 'grpc', targetPort: 9090 }]);
+      await eventually('10.96.0.10:80 gone', async () => {
+        const r = await orders.resolveAddress('10.96.0.10:80');
+        return r.ok && r.value === null ? true : undefined;
+      }, 3_000);
+    } finally {
+      cp.running.registry.setServiceAddresses('payments.shop', []);
+    }
   });
 
   it.each([

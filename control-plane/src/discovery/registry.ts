@@ -22,6 +22,15 @@ export interface RegisteredEndpoint {
 export interface AddressOwner {
   serviceKey: string;
   protocol: AppProtocol;
+  // For a service's virtual address: the port its workloads serve it on; absent: the dialled port.
+  targetPort?: number;
+}
+
+// A service's virtual address (a Kubernetes ClusterIP and Service port), and where it leads.
+export interface ServiceAddress {
+  address: string;
+  protocol: AppProtocol;
+  targetPort: number;
 }
 
 // Called with a service key ("name.namespace") or a workload address ("ip:port") whose answer changed.
@@ -32,6 +41,9 @@ export class EndpointRegistry {
   // address -> nodeId -> owner: two registrations of one address (a restart overlapping) resolve to the newest.
   private readonly addresses = new Map<string, Map<string, AddressOwner>>();
   private readonly listeners = new Set<Listener>();
+  // serviceKey -> its virtual addresses; a workload's own address wins over a virtual one.
+  private readonly serviceAddresses = new Map<string, ServiceAddress[]>();
+  private readonly virtual = new Map<string, AddressOwner>();
 
   // A service stays known after its last endpoint leaves, so callers get "no endpoints"
   // rather than "no route" while it restarts.
@@ -84,11 +96,27 @@ export class EndpointRegistry {
       .map((e) => ({ address: e.address, identity: e.identity, node_id: e.nodeId, labels: e.labels }));
   }
 
-  // The service whose workload serves this ip:port; undefined: no mesh workload does (the caller goes direct).
+  // The service whose workload serves this ip:port, or whose virtual address it is; undefined: neither (the caller goes direct).
   byAddress(address: string): AddressOwner | undefined {
     const owners = this.addresses.get(address);
-    if (!owners || owners.size === 0) return undefined;
+    if (!owners || owners.size === 0) return this.virtual.get(address);
     return [...owners.values()].at(-1);
+  }
+
+  // Replaces a service's virtual addresses (an empty list removes them).
+  setServiceAddresses(serviceKey: string, addresses: ServiceAddress[]): void {
+    const touched = new Set<string>();
+    for (const old of this.serviceAddresses.get(serviceKey) ?? []) {
+      if (this.virtual.get(old.address)?.serviceKey === serviceKey) this.virtual.delete(old.address);
+      touched.add(old.address);
+    }
+    if (addresses.length > 0) this.serviceAddresses.set(serviceKey, addresses);
+    else this.serviceAddresses.delete(serviceKey);
+    for (const entry of addresses) {
+      this.virtual.set(entry.address, { serviceKey, protocol: entry.protocol, targetPort: entry.targetPort });
+      touched.add(entry.address);
+    }
+    for (const address of touched) this.emit(address);
   }
 
   serviceKeys(): string[] {

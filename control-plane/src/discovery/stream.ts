@@ -245,7 +245,7 @@ export class ProxyStream {
       return [...names].sort().map((address) => {
         const owner = this.ctx.registry.byAddress(address);
         const [service = '', namespace = ''] = owner ? splitServiceKey(owner.serviceKey) : [];
-        return { name: address, endpoints: { service, namespace, endpoints: [], known: owner !== undefined, app_protocol: owner?.protocol ?? '' } };
+        return { name: address, endpoints: { service, namespace, endpoints: [], known: owner !== undefined, app_protocol: owner?.protocol ?? '', target_port: owner?.targetPort ?? 0 } };
       });
     }
     const resources: Resource[] = [];

@@ -29,6 +29,8 @@ export type AppProtocol = '' | 'http' | 'http2' | 'grpc' | 'tcp';
 export interface AddressOwner {
   service: ServiceName;
   protocol: AppProtocol;
+  // A service's virtual address (ClusterIP): the port its workloads serve it on; null: the dialled port.
+  targetPort: number | null;
 }
 
 // Transparent interception: which service (if any) an intercepted connection was headed for.

@@ -14,6 +14,7 @@ export interface TransparentTarget {
   service: ServiceName;
   // "ip:port" as dialled.
   address: string;
+  // The app port on the workload: the dialled one, or a Service's target port.
   port: number;
 }
 
@@ -70,7 +71,7 @@ async function routeRedirected(socket: Socket, address: string, ip: string, port
     passthrough(socket, ip, port, options);
     return;
   }
-  const target: TransparentTarget = { service: owner.value.service, address, port };
+  const target: TransparentTarget = { service: owner.value.service, address, port: owner.value.targetPort ?? port };
   const declared = owner.value.protocol;
   if (declared === 'tcp') {
     tunnel(socket, target, options);
@@ -106,7 +107,9 @@ function passthrough(socket: Socket, ip: string, port: number, options: Connecti
 
 // Opaque TCP: a CONNECT stream through the whole outbound pipeline, so it is balanced, mTLS'd, identity-checked and counted.
 function tunnel(socket: Socket, target: TransparentTarget, options: ConnectionRouterOptions, leftover?: Buffer): void {
-  const request = createOutboundRequest({ method: 'CONNECT', authority: target.address, path: '', headers: {}, body: null, upgrade: 'tcp' });
+  // The peer reads the app port from the authority; a Service's virtual IP means nothing to it, the port does.
+  const host = target.address.slice(0, target.address.lastIndexOf(':'));
+  const request = createOutboundRequest({ method: 'CONNECT', authority: `${host}:${target.port}`, path: '', headers: {}, body: null, upgrade: 'tcp' });
   request.service = target.service;
   request.appPort = target.port;
   const onEarlyClose = (): void => request.cancel(toMeshError(new Error('the app closed the connection before the tunnel opened'), 'outbound'));

@@ -8,6 +8,7 @@ export interface ServiceEndpoints {
   'endpoints'?: (_tsmesh_discovery_v1_Endpoint)[];
   'known'?: (boolean);
   'app_protocol'?: (string);
+  'target_port'?: (number);
 }
 
 export interface ServiceEndpoints__Output {
@@ -16,4 +17,5 @@ export interface ServiceEndpoints__Output {
   'endpoints': (_tsmesh_discovery_v1_Endpoint__Output)[];
   'known': (boolean);
   'app_protocol': (string);
+  'target_port': (number);
 }
