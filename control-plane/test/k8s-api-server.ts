@@ -173,6 +173,7 @@ export const COLLECTIONS = {
   pods: '/api/v1/pods',
   endpointSlices: '/apis/discovery.k8s.io/v1/endpointslices',
   namespaces: '/api/v1/namespaces',
+  services: '/api/v1/services',
   httpRoutes: '/apis/mesh.tsmesh.dev/v1alpha1/httproutes',
 } as const;
 
@@ -180,6 +181,7 @@ export function serveRecordedCluster(api: FakeApiServer): void {
   api.lists.set(COLLECTIONS.pods, 'pods-list.json');
   api.lists.set(COLLECTIONS.endpointSlices, 'endpointslices-list.json');
   api.lists.set(COLLECTIONS.namespaces, 'namespaces-list.json');
+  api.lists.set(COLLECTIONS.services, 'services-list.json');
   for (const plural of ['httproutes', 'authorizationpolicies', 'meshconfigs', 'destinationpolicies', 'ratelimitpolicies']) {
     api.lists.set(`/apis/mesh.tsmesh.dev/v1alpha1/${plural}`, `${plural}-list.json`);
   }

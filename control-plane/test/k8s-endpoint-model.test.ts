@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
-import { appProtocolOf, desiredEndpoints, meshPod, podNodeId, sliceFacts, type MeshPod } from '../src/k8s/endpoint-model.js';
+import { desiredEndpoints, meshPod, podNodeId, sliceFacts, type MeshPod } from '../src/k8s/endpoint-model.js';
+import { appProtocolOf } from '../src/k8s/app-protocol.js';
 import { watchRetryDelay } from '../src/k8s/watch.js';
 import { injectObject } from '../src/k8s/inject.js';
 import { DEFAULT_INJECT_OPTIONS } from '../src/k8s/sidecar-spec.js';

@@ -34,13 +34,13 @@ describe('k8s manifests', () => {
     expect(local.sort()).toEqual(readdirSync(join(K8S, dir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort());
   });
 
-  it('grants the control plane exactly what Kubernetes mode calls: list/watch resources, slices, pods, injected namespaces; TokenReviews; the CA ConfigMap; no Secret', () => {
+  it('grants the control plane exactly what Kubernetes mode calls: list/watch resources, slices, pods, services, injected namespaces; TokenReviews; the CA ConfigMap; no Secret', () => {
     const cluster = find('ClusterRole', 'tsmesh-control-plane') as K8sObject & { rules: Rule[] };
     const normalize = (rules: Rule[]): Rule[] => rules.map((r) => ({ ...r, resources: [...r.resources].sort(), verbs: [...r.verbs].sort() }));
     expect(normalize(cluster.rules)).toEqual([
       { apiGroups: ['mesh.tsmesh.dev'], resources: KINDS.map((k) => k.plural).sort(), verbs: ['list', 'watch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
-      { apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['namespaces', 'pods', 'services'], verbs: ['list', 'watch'] },
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
       { apiGroups: [''], resources: ['configmaps'], resourceNames: [DEFAULT_INJECT_OPTIONS.caConfigMap], verbs: ['get', 'update'] },

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { formatSpiffeId } from '@tsmesh/proto';
 import type { AppProtocol, RegisteredEndpoint, WorkloadPort } from '../discovery/registry.js';
+import { portProtocol } from './app-protocol.js';
 import { CONTAINER_NAMES, PORTS } from './sidecar-spec.js';
 
 // The label Kubernetes puts on every slice a Service's controller manages.
@@ -16,6 +17,8 @@ export interface MeshPod {
 }
 
 export interface SlicePort {
+  // The Service port's name, which the slice copies: how a Service's named targetPort finds its number.
+  name: string;
   port: number;
   protocol: AppProtocol;
 }
@@ -37,23 +40,6 @@ export interface SliceFacts {
 // whether it registered over its discovery stream or was seen in an EndpointSlice.
 export function podNodeId(namespace: string, pod: string): string {
   return `${pod}.${namespace}`;
-}
-
-export function appProtocolOf(appProtocol: string | undefined): AppProtocol {
-  switch (appProtocol?.toLowerCase()) {
-    case 'http':
-      return 'http';
-    case 'http2':
-    case 'h2c':
-    case 'kubernetes.io/h2c':
-      return 'http2';
-    case 'grpc':
-      return 'grpc';
-    case 'tcp':
-      return 'tcp';
-    default:
-      return '';
-  }
 }
 
 // Only pods with the injected sidecar are mesh endpoints: anything else has no inbound mTLS port to dial.
@@ -81,11 +67,12 @@ export function sliceFacts(slice: V1EndpointSlice): SliceFacts | undefined {
     endpoints.push({ nodeId: podNodeId(ref.namespace || namespace, ref.name), address, ready });
   }
   // The sidecar proxies TCP only; a port without a number means "all ports" and names none.
-  const ports = (slice.ports ?? []).filter((p) => typeof p.port === 'number' && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ port: p.port as number, protocol: appProtocolOf(p.appProtocol) }));
+  // The rule the Service's ClusterIP follows too (service-address-model.ts): a pod dialled directly speaks as via its Service.
+  const ports = (slice.ports ?? []).filter((p) => typeof p.port === 'number' && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ name: p.name ?? '', port: p.port as number, protocol: portProtocol(p) }));
   return { serviceKey: `${service}.${namespace}`, addressType: slice.addressType, endpoints, ports };
 }
 
-function hostPort(ip: string, port: number): string {
+export function hostPort(ip: string, port: number): string {
   return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 

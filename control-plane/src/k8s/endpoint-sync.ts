@@ -28,6 +28,7 @@ export class EndpointSliceSync {
   private readonly applied = new Map<string, Map<string, RegisteredEndpoint>>();
   private writing = false;
   private readonly unsubscribe: () => void;
+  private readonly serviceListeners = new Set<(serviceKey: string) => void>();
 
   constructor(
     private readonly registry: EndpointRegistry,
@@ -72,6 +73,23 @@ export class EndpointSliceSync {
 
   close(): void {
     this.unsubscribe();
+    this.serviceListeners.clear();
+  }
+
+  // Called after any change to a service's slices or to the mesh pods they name (service-address-sync.ts).
+  onServiceChange(listener: (serviceKey: string) => void): () => void {
+    this.serviceListeners.add(listener);
+    return () => this.serviceListeners.delete(listener);
+  }
+
+  // IPv4 first: a dual-stack pod is dialled at its IPv4 address, whatever order the slices came in.
+  slicesOf(serviceKey: string): SliceFacts[] {
+    return [...this.slices.values()].filter((s) => s.serviceKey === serviceKey).sort((a, b) => a.addressType.localeCompare(b.addressType));
+  }
+
+  // A pod with the injected sidecar, as the Pod watch has seen it.
+  isMeshPod(nodeId: string): boolean {
+    return this.pods.has(nodeId);
   }
 
   private reconcilePod(nodeId: string): void {
@@ -81,8 +99,7 @@ export class EndpointSliceSync {
   }
 
   private reconcile(serviceKey: string): void {
-    // IPv4 first: a dual-stack pod is dialled at its IPv4 address, whatever order the slices came in.
-    const slices = [...this.slices.values()].filter((s) => s.serviceKey === serviceKey).sort((a, b) => a.addressType.localeCompare(b.addressType));
+    const slices = this.slicesOf(serviceKey);
     const desired = desiredEndpoints(slices, this.pods, this.trustDomain);
     const previous = this.applied.get(serviceKey) ?? new Map<string, RegisteredEndpoint>();
     let changed = false;
@@ -102,6 +119,7 @@ export class EndpointSliceSync {
     if (slices.length === 0) this.applied.delete(serviceKey);
     else this.applied.set(serviceKey, desired);
     if (changed) this.logger.info('endpoints from EndpointSlices', { service: serviceKey, ready: [...desired.keys()].sort() });
+    for (const listener of this.serviceListeners) listener(serviceKey);
   }
 
   // Puts back what another writer (a sidecar's stream) changed; a pod the slices call not ready is taken out

@@ -1,10 +1,11 @@
-// The control plane's Kubernetes mode: config from custom resources, endpoints from EndpointSlices, identity from TokenReview, the trust bundle published per namespace.
+// The control plane's Kubernetes mode: config from custom resources, endpoints from EndpointSlices, ClusterIPs from Services, identity from TokenReview, the trust bundle published per namespace.
 import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@tsmesh/proto';
 import type { EndpointRegistry } from '../discovery/registry.js';
 import type { TokenReviewer } from '../identity/index.js';
 import { CustomResourceSource, watchCustomResources } from './custom-resources.js';
 import { EndpointSliceSync, watchEndpoints } from './endpoint-sync.js';
+import { ServiceAddressSync, watchServices } from './service-address-sync.js';
 import { TrustBundlePublisher, watchInjectedNamespaces } from './ca-configmap.js';
 import { tokenReviewer } from './token-review.js';
 import { DEFAULT_INJECT_OPTIONS, TOKEN_AUDIENCE } from './sidecar-spec.js';
@@ -37,7 +38,7 @@ export interface KubernetesMode {
 
 const DEFAULT_REPUBLISH_MS = 10 * 60_000;
 
-// Settles once resources and endpoints have been listed: serving before that would push sidecars an empty policy.
+// Settles once resources, endpoints and Services have been listed: serving before that would push sidecars an empty policy.
 export async function startKubernetesMode(options: KubernetesModeOptions, ctx: KubernetesModeContext): Promise<KubernetesMode> {
   const { kubeConfig } = options;
   const logger = ctx.logger;
@@ -45,10 +46,12 @@ export async function startKubernetesMode(options: KubernetesModeOptions, ctx: K
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const resources = new CustomResourceSource(logger.child('resources'));
   const sync = new EndpointSliceSync(ctx.registry, ctx.trustDomain, logger.child('endpoints'));
+  const services = new ServiceAddressSync(ctx.registry, sync, logger.child('services'));
   const publisher = new TrustBundlePublisher({ core, name: options.caConfigMap ?? DEFAULT_INJECT_OPTIONS.caConfigMap, bundle: ctx.trustBundle, logger: logger.child('trust-bundle'), ...backoff });
   const watches: RunningWatch[] = [
     ...watchCustomResources({ kubeConfig, api: kubeConfig.makeApiClient(CustomObjectsApi), source: resources, logger: logger.child('resources'), ...backoff }),
     ...watchEndpoints({ kubeConfig, core, discovery: kubeConfig.makeApiClient(DiscoveryV1Api), sync, logger: logger.child('endpoints'), ...backoff }),
+    watchServices({ kubeConfig, core, sync: services, logger: logger.child('services'), ...backoff }),
     watchInjectedNamespaces({ kubeConfig, core, publisher, logger: logger.child('trust-bundle'), ...backoff }),
   ];
   const republish = setInterval(() => void publisher.refresh(), options.republishIntervalMs ?? DEFAULT_REPUBLISH_MS);
@@ -56,6 +59,7 @@ export async function startKubernetesMode(options: KubernetesModeOptions, ctx: K
   const stop = async (): Promise<void> => {
     clearInterval(republish);
     publisher.stop();
+    services.close();
     sync.close();
     await Promise.all(watches.map((w) => w.stop()));
   };

@@ -1,6 +1,7 @@
 // Sidecar injection as a pure function: a Pod or a workload's pod template in, the injected copy (or why not) out.
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import { err, ok, type Result } from '@tsmesh/proto';
+import { portNameProtocol } from './app-protocol.js';
 import { ANNOTATIONS, CONTAINER_NAMES, LABELS, VOLUME_NAMES, initContainer, sidecarContainer, sidecarVolumes, type InjectOptions, type PodFacts, type ServiceSource } from './sidecar-spec.js';
 
 export type SkipReason = 'opted-out' | 'already-injected' | 'host-network' | 'not-a-workload';
@@ -49,17 +50,13 @@ function appPort(template: IPodTemplateSpec): Result<number | undefined, string>
   return ok(typeof port === 'number' ? port : undefined);
 }
 
-// Istio's port naming convention (<protocol>[-<suffix>]) for the protocol of a port; anything else is detected.
-const PORT_NAME_PROTOCOLS: Record<string, string> = { http: 'http', http2: 'http2', h2c: 'http2', grpc: 'grpc', 'grpc-web': 'http', tcp: 'tcp', mongo: 'tcp', mysql: 'tcp', redis: 'tcp', postgres: 'tcp' };
-
 function appPorts(template: IPodTemplateSpec): string {
   const ports = new Map<number, string>();
   for (const container of template.spec?.containers ?? []) {
     for (const port of container.ports ?? []) {
       if ((port.protocol ?? 'TCP') !== 'TCP' || ports.has(port.containerPort)) continue;
-      const name = (port.name ?? '').toLowerCase();
-      const protocol = PORT_NAME_PROTOCOLS[name] ?? PORT_NAME_PROTOCOLS[name.split('-')[0] ?? ''] ?? '';
-      ports.set(port.containerPort, protocol);
+      // Container ports have no appProtocol: the name alone says it (Istio's convention), else it is detected.
+      ports.set(port.containerPort, portNameProtocol(port.name));
     }
   }
   return [...ports].map(([port, protocol]) => (protocol === '' ? String(port) : `${port}/${protocol}`)).join(',');
