@@ -62,9 +62,9 @@ describe('workload addresses', () => {
       const r = await orders.resolveAddress('10.9.0.2:9090');
       return r.ok && r.value !== null ? r.value : undefined;
     });
-    expect(grpcPort).toEqual({ service: { name: 'payments', namespace: 'shop' }, protocol: 'grpc', targetPort: null });
-    expect(await orders.resolveAddress('10.9.0.2:5432')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'tcp', targetPort: null } });
-    expect(await orders.resolveAddress('10.9.0.2:8080')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: '', targetPort: null } });
+    expect(grpcPort).toEqual({ service: { name: 'payments', namespace: 'shop' }, protocol: 'grpc', targetPort: null, nodeId: 'payments-a1' });
+    expect(await orders.resolveAddress('10.9.0.2:5432')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'tcp', targetPort: null, nodeId: 'payments-a1' } });
+    expect(await orders.resolveAddress('10.9.0.2:8080')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: '', targetPort: null, nodeId: 'payments-a1' } });
     // A port the workload did not declare, and an address no workload has: not in the mesh.
     expect(await orders.resolveAddress('10.9.0.2:22')).toEqual({ ok: true, value: null });
     expect(await orders.resolveAddress('192.0.2.1:443')).toEqual({ ok: true, value: null });
@@ -90,6 +90,21 @@ describe('workload addresses', () => {
     expect(owner.protocol).toBe('http');
   });
 
+  it('keeps a pod address owned by each of two services it serves, and removing one leaves the other', () => {
+    const registry = cp.running.registry;
+    const pod = { nodeId: 'web-0.shop', address: '10.9.0.9:15006', identity: 'spiffe://cluster.local/ns/shop/sa/web', labels: {}, workloadPorts: [{ address: '10.9.0.9:8080', protocol: 'http' as const }] };
+    registry.upsert('web.shop', pod);
+    registry.upsert('web-headless.shop', pod);
+    try {
+      expect(registry.byAddress('10.9.0.9:8080')).toMatchObject({ serviceKey: 'web-headless.shop', nodeId: 'web-0.shop' });
+      registry.remove('web-headless.shop', 'web-0.shop');
+      expect(registry.byAddress('10.9.0.9:8080')).toMatchObject({ serviceKey: 'web.shop', nodeId: 'web-0.shop' });
+    } finally {
+      registry.remove('web.shop', 'web-0.shop');
+    }
+    expect(registry.byAddress('10.9.0.9:8080')).toBeUndefined();
+  });
+
   it("answers a service's virtual address (a ClusterIP) with its target port, and a workload's own address wins", async () => {
     const orders = connect(ordersCert, { id: 'orders-v1', service: 'orders', namespace: 'shop' });
     cp.running.registry.setServiceAddresses('payments.shop', [
@@ -97,7 +112,7 @@ describe('workload addresses', () => {
       { address: '10.96.0.10:9090', protocol: 'grpc', targetPort: 9090 },
     ]);
     try {
-      expect(await orders.resolveAddress('10.96.0.10:80')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'http', targetPort: 8080 } });
+      expect(await orders.resolveAddress('10.96.0.10:80')).toEqual({ ok: true, value: { service: { name: 'payments', namespace: 'shop' }, protocol: 'http', targetPort: 8080, nodeId: null } });
       cp.running.registry.setServiceAddresses('payments.shop', [{ address: '10.96.0.10:9090', protocol: 'grpc', targetPort: 9090 }]);
       await eventually('10.96.0.10:80 gone', async () => {
         const r = await orders.resolveAddress('10.96.0.10:80');

@@ -22,6 +22,8 @@ export interface RegisteredEndpoint {
 export interface AddressOwner {
   serviceKey: string;
   protocol: AppProtocol;
+  // A workload's own address: the endpoint that serves it, so a caller reaches that pod and no other.
+  nodeId?: string;
   // For a service's virtual address: the port its workloads serve it on; absent: the dialled port.
   targetPort?: number;
 }
@@ -38,7 +40,8 @@ type Listener = (key: string) => void;
 
 export class EndpointRegistry {
   private readonly services = new Map<string, Map<string, RegisteredEndpoint>>();
-  // address -> nodeId -> owner: two registrations of one address (a restart overlapping) resolve to the newest.
+  // address -> "serviceKey|nodeId" -> owner: two registrations of one address (a restart overlapping, or one
+  // pod behind two services) resolve to the newest, and removing one leaves the other.
   private readonly addresses = new Map<string, Map<string, AddressOwner>>();
   private readonly listeners = new Set<Listener>();
   // serviceKey -> its virtual addresses; a workload's own address wins over a virtual one.
@@ -57,7 +60,7 @@ export class EndpointRegistry {
     endpoints.set(endpoint.nodeId, endpoint);
     const touched = new Set<string>();
     for (const port of previous?.workloadPorts ?? []) {
-      this.addresses.get(port.address)?.delete(endpoint.nodeId);
+      this.addresses.get(port.address)?.delete(`${serviceKey}|${endpoint.nodeId}`);
       touched.add(port.address);
     }
     for (const port of endpoint.workloadPorts ?? []) {
@@ -66,7 +69,7 @@ export class EndpointRegistry {
         owners = new Map();
         this.addresses.set(port.address, owners);
       }
-      owners.set(endpoint.nodeId, { serviceKey, protocol: port.protocol });
+      owners.set(`${serviceKey}|${endpoint.nodeId}`, { serviceKey, protocol: port.protocol, nodeId: endpoint.nodeId });
       touched.add(port.address);
     }
     this.emit(serviceKey);
@@ -81,7 +84,7 @@ export class EndpointRegistry {
     this.emit(serviceKey);
     for (const port of endpoint.workloadPorts ?? []) {
       const owners = this.addresses.get(port.address);
-      owners?.delete(nodeId);
+      owners?.delete(`${serviceKey}|${nodeId}`);
       if (owners?.size === 0) this.addresses.delete(port.address);
       this.emit(port.address);
     }

@@ -245,7 +245,9 @@ export class ProxyStream {
       return [...names].sort().map((address) => {
         const owner = this.ctx.registry.byAddress(address);
         const [service = '', namespace = ''] = owner ? splitServiceKey(owner.serviceKey) : [];
-        return { name: address, endpoints: { service, namespace, endpoints: [], known: owner !== undefined, app_protocol: owner?.protocol ?? '', target_port: owner?.targetPort ?? 0 } };
+        // A pod's own address names its endpoint: the caller must reach that pod, not any of the service.
+        const pinned = owner?.nodeId === undefined ? [] : (this.ctx.registry.endpoints(owner.serviceKey) ?? []).filter((e) => e.node_id === owner.nodeId);
+        return { name: address, endpoints: { service, namespace, endpoints: pinned, known: owner !== undefined, app_protocol: owner?.protocol ?? '', target_port: owner?.targetPort ?? 0 } };
       });
     }
     const resources: Resource[] = [];

@@ -31,6 +31,8 @@ export interface AddressOwner {
   protocol: AppProtocol;
   // A service's virtual address (ClusterIP): the port its workloads serve it on; null: the dialled port.
   targetPort: number | null;
+  // A pod's own address: the endpoint (node id) the caller must reach; null: any endpoint of the service.
+  nodeId: string | null;
 }
 
 // Transparent interception: which service (if any) an intercepted connection was headed for.

@@ -99,7 +99,7 @@ function validateWorkloadAddresses(resources: Resource__Output[]): Result<Valida
     if (!isValidName(body.service) || !isValidName(body.namespace)) return err(`address ${resource.name}: "${body.service}.${body.namespace}" is not <service>.<namespace>`);
     if (!APP_PROTOCOLS.has(body.app_protocol)) return err(`address ${resource.name}: app_protocol "${body.app_protocol}" is not http, http2, grpc, tcp or empty`);
     if (!Number.isInteger(body.target_port) || body.target_port < 0 || body.target_port > 65535) return err(`address ${resource.name}: target_port ${body.target_port} is not a port`);
-    addresses.set(resource.name, { service: { name: body.service, namespace: body.namespace }, protocol: body.app_protocol as AppProtocol, targetPort: body.target_port === 0 ? null : body.target_port });
+    addresses.set(resource.name, { service: { name: body.service, namespace: body.namespace }, protocol: body.app_protocol as AppProtocol, targetPort: body.target_port === 0 ? null : body.target_port, nodeId: body.endpoints[0]?.node_id || null });
   }
   return ok({ typeUrl: TYPE_URLS.workloadAddresses, addresses });
 }

@@ -53,6 +53,7 @@ export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | n
   if (transparent) {
     request.service = transparent.service;
     request.appPort = transparent.port;
+    request.pinnedNodeId = transparent.nodeId;
   }
   return request;
 }

@@ -66,6 +66,7 @@ function proxyStream(handler: OutboundHandler, stream: ServerHttp2Stream, header
   if (target) {
     request.service = target.service;
     request.appPort = target.port;
+    request.pinnedNodeId = target.nodeId;
   }
   stream.once('close', () => {
     if (!stream.writableFinished) request.cancel(new BadRequestError('outbound/listener: the app reset the stream before the response completed'));

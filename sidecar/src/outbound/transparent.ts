@@ -16,6 +16,8 @@ export interface TransparentTarget {
   address: string;
   // The app port on the workload: the dialled one, or a Service's target port.
   port: number;
+  // A pod dialled by its own address is reached and no other endpoint (null: a Service's address, balanced).
+  nodeId: string | null;
 }
 
 export interface ConnectionRouterOptions {
@@ -71,7 +73,7 @@ async function routeRedirected(socket: Socket, address: string, ip: string, port
     passthrough(socket, ip, port, options);
     return;
   }
-  const target: TransparentTarget = { service: owner.value.service, address, port: owner.value.targetPort ?? port };
+  const target: TransparentTarget = { service: owner.value.service, address, port: owner.value.targetPort ?? port, nodeId: owner.value.nodeId };
   const declared = owner.value.protocol;
   if (declared === 'tcp') {
     tunnel(socket, target, options);
@@ -112,6 +114,7 @@ function tunnel(socket: Socket, target: TransparentTarget, options: ConnectionRo
   const request = createOutboundRequest({ method: 'CONNECT', authority: `${host}:${target.port}`, path: '', headers: {}, body: null, upgrade: 'tcp' });
   request.service = target.service;
   request.appPort = target.port;
+  request.pinnedNodeId = target.nodeId;
   const onEarlyClose = (): void => request.cancel(toMeshError(new Error('the app closed the connection before the tunnel opened'), 'outbound'));
   socket.once('close', onEarlyClose);
   options.handler(request).then(

@@ -28,10 +28,14 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
     const resolved = resolver.resolveKnown?.(backend) ?? (await resolver.resolve(backend, req.signal));
     if (req.signal.aborted) throw cancelReason(req);
     if (!resolved.ok) throw failureToError(resolved.error, key);
-    const endpoints = resolved.value;
-    if (endpoints.length === 0) throw new NoEndpointsError(`outbound/balancer: service ${key} has no live endpoint`);
+    // An app that dialled one pod's address means that pod (a StatefulSet peer, a headless service): no balancing.
+    const pinned = req.pinnedNodeId !== null && req.backend !== null && serviceKey(req.backend) === serviceKey(req.service ?? req.backend) ? req.pinnedNodeId : null;
+    const endpoints = pinned === null ? resolved.value : resolved.value.filter((e) => e.nodeId === pinned);
+    if (endpoints.length === 0) {
+      throw new NoEndpointsError(pinned === null ? `outbound/balancer: service ${key} has no live endpoint` : `outbound/balancer: the pod the app dialled (${pinned}) is not a live endpoint of ${key}`);
+    }
     const destination = destinations.get(backend);
-    destination.outliers.setEndpoints(endpoints.map((e) => e.address));
+    destination.outliers.setEndpoints(resolved.value.map((e) => e.address));
     // At the connection limit, only endpoints already connected are candidates.
     const max = destination.maxConnections;
     const atLimit = max !== null && endpoints.reduce((n, e) => (connections.has(e) ? n + 1 : n), 0) >= max;

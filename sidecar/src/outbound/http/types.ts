@@ -23,6 +23,8 @@ export interface OutboundRequest {
   // the peer's inbound side hands the request to that port, in that protocol.
   appPort: number | null;
   appProtocol: 'h2' | null;
+  // Transparent mode, a pod dialled by its own IP: only that endpoint of the service may serve it.
+  pinnedNodeId: string | null;
   // Set by the target layer: the service the app addressed.
   service: ServiceName | null;
   // Set by the route layer: the matched rule's policy and the (weighted) backend service to call.
@@ -66,6 +68,7 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     upgrade: fields.upgrade,
     appPort: null,
     appProtocol: null,
+    pinnedNodeId: null,
     service: null,
     route: null,
     backend: null,
