@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCsr, formatSpiffeId, generateKeyPair, createLogger } from '@tsmesh/proto';
+import { createCsr, formatSpiffeId, generateKeyPair, createLogger, type Node } from '@tsmesh/proto';
 import { initCertificateAuthority, startControlPlaneServer, controlPlaneSpiffeId, type RunningControlPlane, type MeshctlConfig } from '@tsmesh/control-plane';
-import type { TlsMaterial } from '../sidecar/src/identity/tls-material.js';
+import { MutableTlsMaterialSource, type TlsMaterial } from '../sidecar/src/identity/tls-material.js';
+import { DiscoveryClient } from '../sidecar/src/discovery/client.js';
 
 export const TRUST_DOMAIN = 'cluster.local';
 
@@ -85,4 +86,33 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+// Sidecar discovery clients (the sidecar's own) against a test control plane, all stopped together.
+export class DiscoveryClients {
+  private readonly clients: DiscoveryClient[] = [];
+
+  constructor(private readonly cp: () => TestControlPlane) {}
+
+  connect(material: TlsMaterial, node: Node, onTrustBundle: (roots: string[]) => void = () => undefined): DiscoveryClient {
+    const cp = this.cp();
+    const client = new DiscoveryClient({
+      controlPlaneAddress: cp.address,
+      controlPlaneIdentity: cp.controlPlaneIdentity,
+      trustDomain: TRUST_DOMAIN,
+      node,
+      tls: new MutableTlsMaterialSource(material),
+      logger: testLogger,
+      onTrustBundle,
+      backoff: { baseMs: 50, maxMs: 300 },
+      resolveTimeoutMs: 2_000,
+    });
+    client.start();
+    this.clients.push(client);
+    return client;
+  }
+
+  stopAll(): void {
+    for (const client of this.clients.splice(0)) client.stop();
+  }
 }

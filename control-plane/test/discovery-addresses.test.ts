@@ -1,41 +1,23 @@
 // Workload addresses on the discovery stream: a sidecar registers its pod IP and app ports, a caller looks them up.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DiscoveryClient } from '../../sidecar/src/discovery/client.js';
-import { MutableTlsMaterialSource, type TlsMaterial } from '../../sidecar/src/identity/tls-material.js';
-import { startTestControlPlane, eventually, testLogger, TRUST_DOMAIN, type TestControlPlane } from '../../test-support/control-plane.js';
+import type { DiscoveryClient } from '../../sidecar/src/discovery/client.js';
+import type { TlsMaterial } from '../../sidecar/src/identity/tls-material.js';
+import { DiscoveryClients, startTestControlPlane, eventually, type TestControlPlane } from '../../test-support/control-plane.js';
 import * as grpc from '@grpc/grpc-js';
 import { meshProtos, TYPE_URLS, type DiscoveryResponse__Output, type Node } from '@tsmesh/proto';
 
 let cp: TestControlPlane;
 let paymentsCert: TlsMaterial;
 let ordersCert: TlsMaterial;
-const clients: DiscoveryClient[] = [];
-
-function connect(material: TlsMaterial, node: Node): DiscoveryClient {
-  const client = new DiscoveryClient({
-    controlPlaneAddress: cp.address,
-    controlPlaneIdentity: cp.controlPlaneIdentity,
-    trustDomain: TRUST_DOMAIN,
-    node,
-    tls: new MutableTlsMaterialSource(material),
-    logger: testLogger,
-    onTrustBundle: () => undefined,
-    backoff: { baseMs: 50, maxMs: 300 },
-    resolveTimeoutMs: 2_000,
-  });
-  client.start();
-  clients.push(client);
-  return client;
-}
+const discovery = new DiscoveryClients(() => cp);
+const connect = (material: TlsMaterial, node: Node): DiscoveryClient => discovery.connect(material, node);
 
 beforeAll(async () => {
   cp = await startTestControlPlane();
   [paymentsCert, ordersCert] = await Promise.all([cp.issueWorkload('shop', 'payments'), cp.issueWorkload('shop', 'orders')]);
 });
 
-afterEach(() => {
-  for (const client of clients.splice(0)) client.stop();
-});
+afterEach(() => discovery.stopAll());
 
 afterAll(async () => {
   await cp?.cleanup();

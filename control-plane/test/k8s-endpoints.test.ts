@@ -36,9 +36,9 @@ describe('EndpointSlices in Kubernetes mode', () => {
   it('registers each ready pod with the injected sidecar: inbound address, SPIFFE ID of its service account, and its app ports', () => {
     for (const registry of registries()) {
       expect(registry.endpoints(ORDERS)).toEqual([{ address: '10.244.1.5:15006', identity: IDENTITY, node_id: FIRST, labels: { app: 'orders', 'pod-template-hash': '7d9f4' } }]);
-      expect(registry.byAddress('10.244.1.5:8080')).toEqual({ serviceKey: ORDERS, protocol: 'http' });
-      expect(registry.byAddress('10.244.1.5:9090')).toEqual({ serviceKey: ORDERS, protocol: 'http2' });
-      expect(registry.byAddress('10.244.1.5:8081')).toEqual({ serviceKey: ORDERS, protocol: '' });
+      expect(registry.byAddress('10.244.1.5:8080')).toEqual({ serviceKey: ORDERS, protocol: 'http', nodeId: FIRST });
+      expect(registry.byAddress('10.244.1.5:9090')).toEqual({ serviceKey: ORDERS, protocol: 'http2', nodeId: FIRST });
+      expect(registry.byAddress('10.244.1.5:8081')).toEqual({ serviceKey: ORDERS, protocol: '', nodeId: FIRST });
       // UDP is not proxied; the pod without a sidecar (legacy-orders-0) and the API server's own slice are not mesh endpoints.
       expect(registry.byAddress('10.244.1.5:5353')).toBeUndefined();
       expect(registry.byAddress('10.244.1.9:8080')).toBeUndefined();
@@ -50,7 +50,7 @@ describe('EndpointSlices in Kubernetes mode', () => {
     await watching(COLLECTIONS.endpointSlices, 2);
     expect(api.send(COLLECTIONS.endpointSlices, 'endpointslices-watch-ready.jsonl')).toBe(2);
     await agreed('the second pod in both replicas', [FIRST, SECOND]);
-    expect(replicas[1]?.running.registry.byAddress('10.244.2.7:9090')).toEqual({ serviceKey: ORDERS, protocol: 'http2' });
+    expect(replicas[1]?.running.registry.byAddress('10.244.2.7:9090')).toEqual({ serviceKey: ORDERS, protocol: 'http2', nodeId: SECOND });
   });
 
   it('keeps one entry per pod when its sidecar registers itself, and keeps it when that sidecar’s stream closes', async () => {

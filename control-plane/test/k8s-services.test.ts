@@ -67,11 +67,11 @@ const watching = (path: string): Promise<true> => eventually(`a watch of ${path}
 
 describe('Services in Kubernetes mode', () => {
   it('resolves a ClusterIP:port to its mesh service, with the port’s protocol and the pods’ target port', async () => {
-    expect(await resolve('10.96.12.34:80')).toEqual({ service: ORDERS, protocol: 'http', targetPort: 8080 });
+    expect(await resolve('10.96.12.34:80')).toEqual({ service: ORDERS, protocol: 'http', targetPort: 8080, nodeId: null });
     // appProtocol kubernetes.io/h2c; targetPort "grpc" is the number the slice gives the Service port named grpc.
-    expect(await resolve('10.96.12.34:9000')).toEqual({ service: ORDERS, protocol: 'http2', targetPort: 9090 });
+    expect(await resolve('10.96.12.34:9000')).toEqual({ service: ORDERS, protocol: 'http2', targetPort: 9090, nodeId: null });
     // An appProtocol we do not know leaves the protocol to detection.
-    expect(await resolve('10.96.12.34:8081')).toEqual({ service: ORDERS, protocol: '', targetPort: 8081 });
+    expect(await resolve('10.96.12.34:8081')).toEqual({ service: ORDERS, protocol: '', targetPort: 8081, nodeId: null });
     // UDP is not intercepted; a port the Service does not have is not the mesh's.
     expect(await resolve('10.96.12.34:53')).toBeNull();
     expect(await resolve('10.96.12.34:8080')).toBeNull();
@@ -85,7 +85,7 @@ describe('Services in Kubernetes mode', () => {
     expect(api.send(COLLECTIONS.endpointSlices, 'services-endpointslices-watch.jsonl')).toBe(1);
     // No appProtocol: the port name http-admin says HTTP (Istio's convention).
     const admin = await eventually('10.96.12.34:81 resolved', async () => ((await resolve('10.96.12.34:81')) ?? undefined));
-    expect(admin).toEqual({ service: ORDERS, protocol: 'http', targetPort: 9901 });
+    expect(admin).toEqual({ service: ORDERS, protocol: 'http', targetPort: 9901, nodeId: null });
   });
 
   it('indexes no Service without a ClusterIP or whose pods have no sidecar: those calls go out as dialled', async () => {

@@ -1,10 +1,10 @@
 // The control plane's own telemetry over its real HTTP port: metrics that agree with what happened, and push spans linked to the apply.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, TYPE_URLS } from '@tsmesh/proto';
+import { API_VERSION, TYPE_URLS, type Node } from '@tsmesh/proto';
 import { AdminClient } from '@tsmesh/control-plane';
-import { DiscoveryClient } from '../../sidecar/src/discovery/client.js';
-import { MutableTlsMaterialSource, type TlsMaterial } from '../../sidecar/src/identity/tls-material.js';
-import { startTestControlPlane, eventually, testLogger, TRUST_DOMAIN, type TestControlPlane } from '../../test-support/control-plane.js';
+import type { DiscoveryClient } from '../../sidecar/src/discovery/client.js';
+import type { TlsMaterial } from '../../sidecar/src/identity/tls-material.js';
+import { DiscoveryClients, startTestControlPlane, eventually, type TestControlPlane } from '../../test-support/control-plane.js';
 import type { TraceJson, TraceSummary } from '../src/observability/trace-store.js';
 import { parsePrometheus, type Sample } from '../../test-support/prometheus.js';
 
@@ -12,24 +12,8 @@ let cp: TestControlPlane;
 let paymentsCert: TlsMaterial;
 let ordersCert: TlsMaterial;
 let admin: AdminClient;
-const clients: DiscoveryClient[] = [];
-
-function connect(material: TlsMaterial, node: { id: string; service?: string; namespace: string; inbound_address?: string }): DiscoveryClient {
-  const client = new DiscoveryClient({
-    controlPlaneAddress: cp.address,
-    controlPlaneIdentity: cp.controlPlaneIdentity,
-    trustDomain: TRUST_DOMAIN,
-    node,
-    tls: new MutableTlsMaterialSource(material),
-    logger: testLogger,
-    onTrustBundle: () => undefined,
-    backoff: { baseMs: 50, maxMs: 300 },
-    resolveTimeoutMs: 2_000,
-  });
-  client.start();
-  clients.push(client);
-  return client;
-}
+const discovery = new DiscoveryClients(() => cp);
+const connect = (material: TlsMaterial, node: Node): DiscoveryClient => discovery.connect(material, node);
 
 async function scrape(): Promise<{ samples: Sample[]; types: Map<string, string> }> {
   const response = await fetch(`http://${cp.running.httpAddress}/metrics`);
@@ -69,7 +53,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const client of clients.splice(0)) client.stop();
+  discovery.stopAll();
   await eventually('all sidecars gone', () => (cp.running.tracker.list().length === 0 ? true : undefined));
 });
 

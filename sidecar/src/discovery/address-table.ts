@@ -1,16 +1,12 @@
 // Which service owns each workload address the app dialled transparently: subscribed on first use, answered from then on.
-import { err, ok, type Result } from '@tsmesh/proto';
+import { ok, type Result } from '@tsmesh/proto';
 import type { AddressOwner, ResolveFailure } from './endpoint-resolver.js';
-
-interface Waiter {
-  address: string;
-  settle: (result: Result<AddressOwner | null, ResolveFailure>) => void;
-}
+import { WaitList } from './wait-list.js';
 
 export class AddressTable {
   private readonly owners = new Map<string, AddressOwner | null>();
   private readonly subscribed = new Set<string>();
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new WaitList<AddressOwner | null>();
 
   constructor(
     // Called when the subscribed set grows, to send the new subscription.
@@ -23,10 +19,6 @@ export class AddressTable {
     return [...this.subscribed].sort();
   }
 
-  known(address: string): AddressOwner | null | undefined {
-    return this.owners.get(address);
-  }
-
   resolve(address: string, signal?: AbortSignal): Promise<Result<AddressOwner | null, ResolveFailure>> {
     const owner = this.owners.get(address);
     if (owner !== undefined) return Promise.resolve(ok(owner));
@@ -34,30 +26,16 @@ export class AddressTable {
       this.subscribed.add(address);
       this.subscribe();
     }
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        address,
-        settle: (result) => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          this.waiters.delete(waiter);
-          resolve(result);
-        },
-      };
-      const timer = setTimeout(() => waiter.settle(err({ kind: 'unavailable', message: `discovery gave no answer for address ${address} within ${this.timeoutMs} ms (control plane ${this.state()})` })), this.timeoutMs);
-      const onAbort = (): void => waiter.settle(err({ kind: 'unavailable', message: `lookup of address ${address} was cancelled` }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-    });
+    return this.waiters.wait(address, `address ${address}`, this.timeoutMs, this.state, signal);
   }
 
   // State of the world for the subscribed names: an address left out of a push keeps its last answer.
   apply(answers: Map<string, AddressOwner | null>): void {
     for (const [address, owner] of answers) this.owners.set(address, owner);
-    for (const waiter of [...this.waiters]) {
-      const owner = this.owners.get(waiter.address);
-      if (owner !== undefined) waiter.settle(ok(owner));
-    }
+    this.waiters.settle((address) => {
+      const owner = this.owners.get(address);
+      return owner === undefined ? undefined : ok(owner);
+    });
   }
 
   snapshot(): Record<string, AddressOwner | null> {
@@ -65,6 +43,6 @@ export class AddressTable {
   }
 
   stop(): void {
-    for (const waiter of [...this.waiters]) waiter.settle(err({ kind: 'unavailable', message: 'the sidecar is shutting down' }));
+    this.waiters.stop();
   }
 }

@@ -5,6 +5,7 @@ import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { Backoff } from './backoff.js';
 import { serviceKey, type AddressOwner, type AddressResolver, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
 import { AddressTable } from './address-table.js';
+import { WaitList } from './wait-list.js';
 import { validateResponse, type ServiceEntry } from './validate.js';
 
 export interface DiscoveryClientOptions {
@@ -30,11 +31,6 @@ export interface AppliedType {
 // connected: stream open. backoff: waiting to reconnect. stopped: stop() was called.
 export type DiscoveryClientState = 'connecting' | 'connected' | 'backoff' | 'stopped';
 
-interface Waiter {
-  key: string;
-  settle: (result: Result<ServiceEndpoint[], ResolveFailure>) => void;
-}
-
 export class DiscoveryClient implements EndpointResolver, AddressResolver {
   private state: DiscoveryClientState = 'connecting';
   private client: AggregatedDiscoveryClient | undefined;
@@ -47,7 +43,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   private readonly inboundListeners = new Set<(policy: InboundPolicy | undefined) => void>();
   private readonly subscribed = new Set<string>();
   private readonly applied = new Map<string, AppliedType>();
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new WaitList<ServiceEndpoint[]>();
   private readonly log: Logger;
   private firstRequestSent = false;
   // Nonces are only meaningful on the stream that sent them; a new stream starts without any.
@@ -69,8 +65,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
     clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
     this.client?.close();
-    for (const waiter of this.waiters) waiter.settle(err({ kind: 'unavailable', message: 'the sidecar is shutting down' }));
-    this.waiters.clear();
+    this.waiters.stop();
     this.addresses.stop();
   }
 
@@ -132,30 +127,15 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
       this.subscribed.add(key);
       this.sendEndpointsRequest();
     }
-    const timeoutMs = this.options.resolveTimeoutMs ?? 5_000;
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        key,
-        settle: (result) => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          this.waiters.delete(waiter);
-          resolve(result);
-        },
-      };
-      const timer = setTimeout(() => waiter.settle(err({ kind: 'unavailable', message: `discovery gave no answer for ${key} within ${timeoutMs} ms (control plane ${this.state})` })), timeoutMs);
-      const onAbort = (): void => waiter.settle(err({ kind: 'unavailable', message: `lookup of ${key} was cancelled` }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-    });
+    return this.waiters.wait(key, key, this.options.resolveTimeoutMs ?? 5_000, () => this.state, signal);
   }
 
   // A lookup is answered once both halves are in: endpoints to pick from and routes to obey.
   private settleWaiters(): void {
-    for (const waiter of [...this.waiters]) {
-      const entry = this.services.get(waiter.key);
-      if (entry && this.routeTables.has(waiter.key)) waiter.settle(settleEntry(waiter.key, entry));
-    }
+    this.waiters.settle((key) => {
+      const entry = this.services.get(key);
+      return entry && this.routeTables.has(key) ? settleEntry(key, entry) : undefined;
+    });
   }
 
   private connect(): void {
