@@ -467,7 +467,7 @@ function targets(results) {
   add('Config -> ACK p99, 1,000 sidecars', '<= 1 s', cp1000 ? cp1000.p99Ms : NaN, cp1000 ? `${fmt(cp1000.p99Ms)} ms` : 'n/a', cp1000 ? cp1000.p99Ms <= 1000 : false);
   const ca = results.ca?.perSecondMedian ?? NaN;
   add('CA CSRs signed per second', '>= 1,000', ca, `${fmt(ca)} /s`, ca >= 1000);
-  t.push({ name: 'No RSS growth over a 10-minute soak', goal: 'flat', value: null, display: 'not measured by this harness', met: null });
+  t.push({ name: 'No RSS growth over a 10-minute soak', goal: 'flat', value: null, display: 'not measured by this harness: npm run bench:soak (bench/results/soak-latest.md)', met: null });
   return t;
 }
 

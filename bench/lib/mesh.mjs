@@ -25,7 +25,8 @@ export async function startControlPlane(dataDir) {
 }
 
 // One sidecar with its default pipeline; nodeArgs e.g. ['--cpu-prof', '--cpu-prof-dir', dir].
-export async function startSidecar(cp, { service, namespace, appPort, nodeArgs = [], name }) {
+// env adds to the sidecar's environment (e.g. the memory probe's MEM_PROBE_FILE).
+export async function startSidecar(cp, { service, namespace, appPort, nodeArgs = [], name, env = {} }) {
   const token = await cp.admin.createJoinToken({ namespace, serviceAccount: service, ttlSeconds: 600, maxUses: 1 });
   const args = [
     ...nodeArgs,
@@ -37,7 +38,7 @@ export async function startSidecar(cp, { service, namespace, appPort, nodeArgs =
     '--inbound-port', '0', '--outbound-port', '0', '--admin-port', '0',
     ...(appPort === undefined ? [] : ['--app-port', String(appPort)]),
   ];
-  const proc = startProcess(name ?? `sidecar-${service}`, process.execPath, args, { env: { MESH_TOKEN: token.token } });
+  const proc = startProcess(name ?? `sidecar-${service}`, process.execPath, args, { env: { ...env, MESH_TOKEN: token.token } });
   const ready = await proc.waitForEvent((e) => e.event === 'listening');
   const adminPort = Number(ready.adminPort);
   const deadline = Date.now() + 20_000;
@@ -57,8 +58,8 @@ export async function startSidecar(cp, { service, namespace, appPort, nodeArgs =
 }
 
 // Scenario M: client-only sidecar -> (mTLS h2) -> server sidecar for service backend.bench -> nginx.
-export async function startMeshPair(cp, backendPort, nodeArgs = []) {
-  const server = await startSidecar(cp, { service: 'backend', namespace: 'bench', appPort: backendPort, nodeArgs, name: 'sidecar-server' });
-  const client = await startSidecar(cp, { service: 'client', namespace: 'bench', nodeArgs, name: 'sidecar-client' });
+export async function startMeshPair(cp, backendPort, nodeArgs = [], envFor = () => ({})) {
+  const server = await startSidecar(cp, { service: 'backend', namespace: 'bench', appPort: backendPort, nodeArgs, name: 'sidecar-server', env: envFor('server') });
+  const client = await startSidecar(cp, { service: 'client', namespace: 'bench', nodeArgs, name: 'sidecar-client', env: envFor('client') });
   return { client: client.proc, server: server.proc, entryPort: client.outboundPort, meshPort: server.inboundPort, hostHeader: 'backend.bench' };
 }

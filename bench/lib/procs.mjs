@@ -186,6 +186,18 @@ export function memory(pid) {
   }
 }
 
+// VmRSS split into anonymous and file-backed pages, and VmHWM, in bytes (file-backed pages are mostly
+// the node binary's own code and data, shared with every other node process on the host).
+export function memoryDetail(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), hwm: kb('VmHWM') };
+  } catch {
+    return { rss: NaN, anon: NaN, file: NaN, hwm: NaN };
+  }
+}
+
 // Every TCP 4-tuple on this host (network namespace) that has `port` at one end, in any state
 // including TIME_WAIT, keyed by the other end's port: a connection opened and closed between two
 // reads still shows as TIME_WAIT for 60 s, so short-lived connections are counted too.

@@ -1,8 +1,18 @@
-// X.509 for the mesh: node-forge builds and parses the structures, node:crypto holds every private-key operation.
+// X.509 for the mesh: node-forge builds and parses the CA's structures, node:crypto holds every private-key operation.
 import { createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, sign, verify, X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { spiffeIdsFromSubjectAltName, type ParseResult } from './spiffe.js';
+
+export { createCsr, type CsrRequest } from './csr.js';
+
+// Only the CA (certificates, CSR parsing) needs forge: loaded on first use, a sidecar never pays its ~3 MB.
+const requireCjs = createRequire(import.meta.url);
+let forgeModule: typeof forge | undefined;
+function loadForge(): typeof forge {
+  return (forgeModule ??= requireCjs('node-forge') as typeof forge);
+}
 
 const generateKeyPairAsync = promisify(generateKeyPairCb);
 
@@ -22,7 +32,7 @@ export async function generateKeyPair(): Promise<KeyPair> {
 }
 
 function derOf(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+  return Buffer.from(loadForge().asn1.toDer(asn1).getBytes(), 'binary');
 }
 
 function signSha256(data: Buffer, privateKeyPem: string): string {
@@ -30,30 +40,14 @@ function signSha256(data: Buffer, privateKeyPem: string): string {
 }
 
 // forge has these at run time but its typings omit them.
-const pkiInternals = forge.pki as unknown as {
+function pkiInternals(): {
   getCertificationRequestInfo(csr: forge.pki.CertificateSigningRequest): forge.asn1.Asn1;
   getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
-};
-
-const SHA256_WITH_RSA = forge.pki.oids['sha256WithRSAEncryption'] as string;
-
-export interface CsrRequest extends KeyPair {
-  spiffeId: string;
+} {
+  return loadForge().pki as unknown as ReturnType<typeof pkiInternals>;
 }
 
-export function createCsr(request: CsrRequest): string {
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.publicKeyFromPem(request.publicKeyPem);
-  csr.setSubject([{ name: 'organizationName', value: 'tsmesh' }]);
-  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 6, value: request.spiffeId }] }] }]);
-  // forge signs in pure JavaScript; sign the request info with node:crypto instead.
-  const csrAny = csr as unknown as { signatureOid: string; siginfo: { algorithmOid: string }; signature: string };
-  csrAny.signatureOid = SHA256_WITH_RSA;
-  csrAny.siginfo = { algorithmOid: SHA256_WITH_RSA };
-  const info = pkiInternals.getCertificationRequestInfo(csr);
-  csrAny.signature = signSha256(derOf(info), request.privateKeyPem);
-  return forge.pki.certificationRequestToPem(csr);
-}
+const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 
 export interface ParsedCsr {
   spiffeIds: string[];
@@ -61,9 +55,10 @@ export interface ParsedCsr {
 }
 
 export function parseCsr(pem: string): ParseResult<ParsedCsr> {
+  const { pki } = loadForge();
   let csr: forge.pki.CertificateSigningRequest;
   try {
-    csr = forge.pki.certificationRequestFromPem(pem);
+    csr = pki.certificationRequestFromPem(pem);
   } catch (error) {
     return { ok: false, error: `the CSR is not a PEM PKCS#10 RSA request: ${(error as Error).message}` };
   }
@@ -72,8 +67,8 @@ export function parseCsr(pem: string): ParseResult<ParsedCsr> {
     return { ok: false, error: `the CSR is signed with OID ${csrAny.signatureOid}; only sha256WithRSAEncryption is accepted` };
   }
   if (!csr.publicKey) return { ok: false, error: 'the CSR has no public key' };
-  const publicKeyPem = forge.pki.publicKeyToPem(csr.publicKey);
-  const info = csrAny.certificationRequestInfo ?? pkiInternals.getCertificationRequestInfo(csr);
+  const publicKeyPem = pki.publicKeyToPem(csr.publicKey);
+  const info = csrAny.certificationRequestInfo ?? pkiInternals().getCertificationRequestInfo(csr);
   const valid = verify('sha256', derOf(info), createPublicKey(publicKeyPem), Buffer.from(csrAny.signature, 'binary'));
   if (!valid) return { ok: false, error: 'the CSR signature does not verify against its own public key' };
   const extensionRequest = csr.getAttribute({ name: 'extensionRequest' }) as { extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }> } | null;
@@ -121,14 +116,15 @@ function cached<T>(cache: Map<string, T>, pem: string, parse: (pem: string) => T
 }
 
 export function buildCertificate(spec: CertificateSpec): string {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(spec.publicKeyPem);
+  const { pki } = loadForge();
+  const cert = pki.createCertificate();
+  cert.publicKey = pki.publicKeyFromPem(spec.publicKeyPem);
   cert.serialNumber = newSerial();
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
   const subject = [{ name: 'organizationName', value: 'tsmesh' }, ...(spec.subjectCommonName ? [{ name: 'commonName', value: spec.subjectCommonName }] : [])];
   cert.setSubject(subject);
-  const issuer = spec.issuerCertPem ? cached(issuers, spec.issuerCertPem, (pem) => forge.pki.certificateFromPem(pem)) : undefined;
+  const issuer = spec.issuerCertPem ? cached(issuers, spec.issuerCertPem, (pem) => pki.certificateFromPem(pem)) : undefined;
   cert.setIssuer(issuer ? issuer.subject.attributes : subject);
   const altNames = [
     ...(spec.spiffeId ? [{ type: 6, value: spec.spiffeId }] : []),
@@ -156,9 +152,9 @@ export function buildCertificate(spec: CertificateSpec): string {
   const certAny = cert as unknown as { signatureOid: string; siginfo: { algorithmOid: string }; signature: string; md: unknown };
   certAny.signatureOid = SHA256_WITH_RSA;
   certAny.siginfo = { algorithmOid: SHA256_WITH_RSA };
-  const tbs = pkiInternals.getTBSCertificate(cert);
+  const tbs = pkiInternals().getTBSCertificate(cert);
   certAny.signature = signSha256(derOf(tbs), spec.issuerKeyPem);
-  return forge.pki.certificateToPem(cert);
+  return pki.certificateToPem(cert);
 }
 
 export interface CertificateInfo {

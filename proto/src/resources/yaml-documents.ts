@@ -1,7 +1,16 @@
 // Reads multi-document YAML into validated resources; every error names file, document, line and field.
-import YAML, { LineCounter, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { validateResource, formatPath, type MeshResource } from './validate.js';
 import { ok, err, type Result } from '../result.js';
+
+// Only the control plane and meshctl read YAML: loaded on first use, so a sidecar, which imports this
+// package for the pushed config's validation, never pays for the parser (~1.5 MB).
+const requireCjs = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+function loadYaml(): typeof Yaml {
+  return (yamlModule ??= requireCjs('yaml') as typeof Yaml);
+}
 
 export interface DocumentError {
   file: string;
@@ -24,7 +33,7 @@ export function formatDocumentError(e: DocumentError): string {
   return `${e.file}:${e.line}:${e.column}: document ${e.document}: ${e.path}: ${e.message}`;
 }
 
-function locate(doc: Document, counter: LineCounter, path: Array<string | number>): { line: number; column: number } {
+function locate(doc: Yaml.Document, counter: Yaml.LineCounter, path: Array<string | number>): { line: number; column: number } {
   // The deepest node that exists on the path (a missing field points at its parent).
   for (let depth = path.length; depth >= 0; depth--) {
     const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
@@ -39,8 +48,9 @@ function locate(doc: Document, counter: LineCounter, path: Array<string | number
 
 // All-or-nothing: any error in any document fails the whole file.
 export function parseResourceDocuments(text: string, file: string, defaultNamespace = 'default', options: { semantic?: boolean } = {}): Result<ParsedResource[], DocumentError[]> {
-  const counter = new LineCounter();
-  const docs = YAML.parseAllDocuments(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const yaml = loadYaml();
+  const counter = new yaml.LineCounter();
+  const docs = yaml.parseAllDocuments(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   const errors: DocumentError[] = [];
   const parsed: ParsedResource[] = [];
   let index = 0;

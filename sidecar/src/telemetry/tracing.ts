@@ -13,8 +13,6 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { B3Propagator } from '@opentelemetry/propagator-b3';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -24,9 +22,9 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
   type Sampler,
-  type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import { BoundedBatchSpanProcessor, DEFAULT_SPAN_BATCH, type SpanBatchOptions } from './span-processor.js';
+import { otlpExporter } from './otlp-exporter.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
 
@@ -131,13 +129,6 @@ export function extractContext(headers: HeaderBag): Context {
   }
   if (headers['b3'] !== undefined || headers['x-b3-traceid'] !== undefined) return b3.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
   return ROOT_CONTEXT;
-}
-
-function otlpExporter(config: OtlpExporterConfig, timeoutMillis: number): SpanExporter {
-  if (config.protocol === 'grpc') return new OtlpGrpcExporter({ url: config.endpoint, timeoutMillis, concurrencyLimit: 2 });
-  const base = config.endpoint.replace(/\/+$/, '');
-  const url = base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
-  return new OtlpProtoExporter({ url, timeoutMillis, concurrencyLimit: 2 });
 }
 
 export function samplerFor(percent: number): Sampler {

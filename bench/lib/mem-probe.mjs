@@ -1,0 +1,41 @@
+// Preloaded into a sidecar by the benchmarks (node --import): writes its V8 heap figures to a file every
+// MEM_PROBE_INTERVAL_MS, so the harness can read heap as well as RSS without touching the sidecar's code.
+import { writeFileSync, renameSync } from 'node:fs';
+import { getHeapStatistics, getHeapSpaceStatistics } from 'node:v8';
+
+const file = process.env.MEM_PROBE_FILE;
+const interval = Number(process.env.MEM_PROBE_INTERVAL_MS ?? '1000');
+if (file) {
+  const write = () => {
+    const m = process.memoryUsage();
+    const h = getHeapStatistics();
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+    const sample = { at: Date.now(), rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, mallocedMemory: h.malloced_memory, peakMallocedMemory: h.peak_malloced_memory, totalPhysical: h.total_physical_size, spaces };
+    // Written whole then renamed, so a reader never sees half a file.
+    writeFileSync(`${file}.tmp`, JSON.stringify(sample));
+    renameSync(`${file}.tmp`, file);
+  };
+  write();
+  setInterval(write, interval).unref();
+}
+
+// Optional: a sampling allocation profile that also keeps objects the GC has since freed (what drives GC
+// work and promotion), from MEM_PROBE_ALLOC_DELAY_MS after start for MEM_PROBE_ALLOC_DURATION_MS.
+const allocFile = process.env.MEM_PROBE_ALLOC_FILE;
+if (allocFile) {
+  const { Session } = await import('node:inspector');
+  // Connected only for the window: a connected inspector session alone costs several MB of RSS.
+  setTimeout(() => {
+    const session = new Session();
+    session.connect();
+    const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+    void post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }).then(() =>
+      setTimeout(() => {
+        void post('HeapProfiler.stopSampling').then(({ profile }) => {
+          writeFileSync(allocFile, JSON.stringify(profile));
+          session.disconnect();
+        });
+      }, Number(process.env.MEM_PROBE_ALLOC_DURATION_MS ?? '30000')).unref(),
+    );
+  }, Number(process.env.MEM_PROBE_ALLOC_DELAY_MS ?? '0')).unref();
+}
