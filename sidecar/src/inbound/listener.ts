@@ -165,7 +165,8 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
   }
   const controller = new AbortController();
   const req: InboundRequest = {
-    method: method === 'CONNECT' ? 'GET' : method,
+    // A WebSocket is the app's GET with Upgrade; an opaque tunnel stays CONNECT (authz and telemetry see TCP).
+    method: method === 'CONNECT' && protocol !== undefined ? 'GET' : method,
     path: headers[':path'] ?? '/',
     authority: headers[':authority'] ?? headers.host ?? '',
     headers,
