@@ -21,7 +21,7 @@ interface Addon {
   originalDst: (fd: number) => OriginalDestination;
 }
 
-// Built by `node sidecar/native/build.mjs` (never at npm install); MESH_ORIGINAL_DST_ADDON points elsewhere.
+// Built at npm install (best effort) or by `npm run build:native -w sidecar`; MESH_ORIGINAL_DST_ADDON points elsewhere.
 export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/original_dst.node', import.meta.url));
 
 // The fd behind a net.Socket. `_handle.fd` is Node-internal (TCPWrap on Unix), not a public API: it is -1 or
