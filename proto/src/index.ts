@@ -16,6 +16,7 @@ export {
   createCsr,
   parseCsr,
   buildCertificate,
+  newSerial,
   certificateInfo,
   splitPemBundle,
   type KeyPair,

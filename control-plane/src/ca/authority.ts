@@ -1,9 +1,9 @@
 // The mesh CA at run time: signs workload CSRs, and issues the control plane's and meshctl's own certificates.
 import { X509Certificate } from 'node:crypto';
-import { err, generateKeyPair, ok, parseCsr, parseSpiffeId, type Result } from '@tsmesh/proto';
+import { buildCertificate, err, generateKeyPair, newSerial, ok, parseCsr, parseSpiffeId, type Result } from '@tsmesh/proto';
 import { buildParsableCertificate } from './build.js';
 import { adminSpiffeId } from './admin-identity.js';
-import { isSelfSigned, normalizeMaterial, type CaMaterial } from './chain.js';
+import { isSelfSigned, normalizeMaterial, normalizePem, type CaMaterial } from './chain.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS, validityWindow } from './lifetime.js';
 
 export type SignErrorKind = 'malformed-csr' | 'invalid-identity' | 'wrong-trust-domain' | 'identity-mismatch' | 'invalid-ttl' | 'ca-expired';
@@ -121,21 +121,25 @@ export class CertificateAuthority {
     if (!ttl.ok) return ttl;
     const window = validityWindow(this.now(), ttl.value, this.chainNotAfterMs);
     if (!window) return err({ kind: 'ca-expired', message: `the CA certificate expired at ${this.notAfter.toISOString()}; rotate the CA` });
-    const leaf = buildParsableCertificate({
+    // The hot path of the CA: the serial is ours, so the leaf is not parsed back just to read it.
+    const serialNumber = newSerial();
+    const leafPem = normalizePem(buildCertificate({
       publicKeyPem: parsed.value.publicKeyPem,
       issuerCertPem: this.material.signingCertPem,
       issuerKeyPem: this.material.signingKeyPem,
       spiffeId,
       isCa: false,
+      serialNumber,
       ...window,
-    });
+    }));
     this.issued += 1;
     return ok({
-      certChainPem: [leaf.pem, ...this.chainPem],
+      certChainPem: [leafPem, ...this.chainPem],
       trustBundlePem: this.trustBundle(),
       ...window,
       spiffeId,
-      serialNumber: leaf.cert.serialNumber,
+      // As X509Certificate.serialNumber writes it.
+      serialNumber: serialNumber.toUpperCase(),
     });
   }
 

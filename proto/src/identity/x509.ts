@@ -89,6 +89,8 @@ export interface CertificateSpec {
   isCa: boolean;
   notBefore: Date;
   notAfter: Date;
+  // Hex; a fresh newSerial() when absent. A caller that passes its own knows it without parsing the result.
+  serialNumber?: string;
 }
 
 // Random positive 127-bit serials (RFC 5280: positive, at most 20 octets). The top bits are fixed
@@ -102,7 +104,8 @@ export function newSerial(): string {
 
 // The CA signs thousands of leaves with one key and one issuer: parse each once, not per call.
 const privateKeys = new Map<string, KeyObject>();
-const issuers = new Map<string, forge.pki.Certificate>();
+// With the issuer's key identifier, a SHA-1 over its key that is the same for every leaf.
+const issuers = new Map<string, { cert: forge.pki.Certificate; keyId: string }>();
 
 function cached<T>(cache: Map<string, T>, pem: string, parse: (pem: string) => T): T {
   let value = cache.get(pem);
@@ -119,13 +122,18 @@ export function buildCertificate(spec: CertificateSpec): string {
   const { pki } = loadForge();
   const cert = pki.createCertificate();
   cert.publicKey = pki.publicKeyFromPem(spec.publicKeyPem);
-  cert.serialNumber = newSerial();
+  cert.serialNumber = spec.serialNumber ?? newSerial();
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
   const subject = [{ name: 'organizationName', value: 'tsmesh' }, ...(spec.subjectCommonName ? [{ name: 'commonName', value: spec.subjectCommonName }] : [])];
   cert.setSubject(subject);
-  const issuer = spec.issuerCertPem ? cached(issuers, spec.issuerCertPem, (pem) => pki.certificateFromPem(pem)) : undefined;
-  cert.setIssuer(issuer ? issuer.subject.attributes : subject);
+  const issuer = spec.issuerCertPem
+    ? cached(issuers, spec.issuerCertPem, (pem) => {
+        const parsed = pki.certificateFromPem(pem);
+        return { cert: parsed, keyId: parsed.generateSubjectKeyIdentifier().getBytes() };
+      })
+    : undefined;
+  cert.setIssuer(issuer ? issuer.cert.subject.attributes : subject);
   const altNames = [
     ...(spec.spiffeId ? [{ type: 6, value: spec.spiffeId }] : []),
     ...(spec.dnsNames ?? []).map((value) => ({ type: 2, value })),
@@ -143,10 +151,7 @@ export function buildCertificate(spec: CertificateSpec): string {
         { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
         { name: 'subjectKeyIdentifier' },
       ];
-  if (issuer) {
-    const issuerKeyId = issuer.generateSubjectKeyIdentifier().getBytes();
-    extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId });
-  }
+  if (issuer) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId });
   if (altNames.length > 0) extensions.push({ name: 'subjectAltName', critical: !spec.subjectCommonName && !!spec.spiffeId, altNames });
   cert.setExtensions(extensions);
   const certAny = cert as unknown as { signatureOid: string; siginfo: { algorithmOid: string }; signature: string; md: unknown };
