@@ -25,6 +25,8 @@ export const TOKEN_AUDIENCE = 'tsmesh';
 const TOKEN_DIR = '/var/run/secrets/tsmesh/token';
 const CA_DIR = '/var/run/secrets/tsmesh/ca';
 export const CA_BUNDLE_KEY = 'trust-bundle.pem';
+const SIDECAR_MEMORY_LIMIT_MI = 256;
+const SIDECAR_OLD_SPACE_MB = 192;
 
 export interface InjectOptions {
   sidecarImage: string;
@@ -104,6 +106,10 @@ export function sidecarContainer(options: InjectOptions, facts: PodFacts): ICont
     // The init container's rules redirect the app's connections here; the pod IP is how other pods find this one.
     { name: 'MESH_TRANSPARENT', value: 'true' },
     { name: 'MESH_POD_IP', value: '$(POD_IP)' },
+    // A 1 MB young generation (with old space capped at 128 MB) halved the peak RSS under load, 170 -> 89 MB,
+    // at no measured CPU cost (bench/README.md, "Memory"). Here old space is capped below the container's
+    // 256Mi limit instead, so V8 collects harder before the kernel would kill the sidecar.
+    { name: 'NODE_OPTIONS', value: `--max-semi-space-size=1 --max-old-space-size=${SIDECAR_OLD_SPACE_MB}` },
   ];
   if (facts.appPorts !== '') env.push({ name: 'MESH_APP_PORTS', value: facts.appPorts });
   if (facts.appPort !== undefined) env.push({ name: 'MESH_APP_PORT', value: String(facts.appPort) });
@@ -130,7 +136,7 @@ export function sidecarContainer(options: InjectOptions, facts: PodFacts): ICont
     livenessProbe: probe('/live', 10, 3),
     // iptables exempts this uid, so the sidecar's own connections are not redirected back to itself.
     securityContext: { runAsUser: PROXY_UID, runAsGroup: PROXY_UID, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: `${SIDECAR_MEMORY_LIMIT_MI}Mi` } },
     volumeMounts: [
       { name: VOLUME_NAMES.token, mountPath: TOKEN_DIR, readOnly: true },
       { name: VOLUME_NAMES.ca, mountPath: CA_DIR, readOnly: true },
