@@ -100,3 +100,4 @@ export {
 export { decodeExportTraceServiceRequest, type DecodedSpan, type DecodedLink, type SpanKindName } from './otlp/decode.js';
 export type { TapFilter, TapEvent, RequestSeries, SidecarMessage, ControlPlaneMessage, TapStreamMessage } from './tap-protocol.js';
 export { parseHostPort } from './host-port.js';
+export { isAppProtocol, type AppProtocol } from './app-protocol.js';

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isValidName, isValidTrustDomain, parseDuration, ok, err, type Result } from '@tsmesh/proto';
+import { DEFAULT_TRUST_DOMAIN, formatSpiffeId, isAppProtocol, isValidName, isValidTrustDomain, parseDuration, ok, err, type AppProtocol, type Result } from '@tsmesh/proto';
 
 export interface SidecarConfig {
   service: string;
@@ -46,7 +46,7 @@ export interface SidecarConfig {
 export interface AppPortConfig {
   port: number;
   // '' = detect from the first bytes.
-  protocol: '' | 'http' | 'http2' | 'grpc' | 'tcp';
+  protocol: AppProtocol;
 }
 
 export const SIDECAR_USAGE = `mesh-sidecar: the tsmesh proxy that runs beside one service instance.
@@ -242,8 +242,6 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
   });
 }
 
-const PROTOCOLS = new Set(['', 'http', 'http2', 'grpc', 'tcp']);
-
 // "8080,9090/grpc"; --app-port is served too, detected unless listed with a protocol.
 function parseAppPorts(text: string | undefined, appPort: number | undefined): Result<AppPortConfig[], string> {
   const ports = new Map<number, AppPortConfig>();
@@ -252,8 +250,8 @@ function parseAppPorts(text: string | undefined, appPort: number | undefined): R
     const [portText = '', protocol = '', extra] = item.split('/');
     const port = Number(portText);
     if (extra !== undefined || !/^\d+$/.test(portText) || port < 1 || port > 65535) return err(`--app-ports: "${item}" is not PORT or PORT/PROTOCOL (e.g. 9090/grpc)`);
-    if (!PROTOCOLS.has(protocol)) return err(`--app-ports: protocol "${protocol}" of port ${port} is not one of http, http2, grpc, tcp`);
-    ports.set(port, { port, protocol: protocol as AppPortConfig['protocol'] });
+    if (!isAppProtocol(protocol)) return err(`--app-ports: protocol "${protocol}" of port ${port} is not one of http, http2, grpc, tcp`);
+    ports.set(port, { port, protocol });
   }
   return ok([...ports.values()].sort((a, b) => a.port - b.port));
 }

@@ -1,8 +1,7 @@
 // The live endpoints of every service, fed by the sidecars' discovery streams, and which service owns each app address.
-import type { Endpoint } from '@tsmesh/proto';
+import type { AppProtocol, Endpoint } from '@tsmesh/proto';
 
-// How an app port speaks, as a Kubernetes Service port's appProtocol says; '' means detect it from the first bytes.
-export type AppProtocol = '' | 'http' | 'http2' | 'grpc' | 'tcp';
+export type { AppProtocol } from '@tsmesh/proto';
 
 export interface WorkloadPort {
   // ip:port where apps reach the workload directly (pod IP and container port), redirected to its caller's sidecar.

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { TYPE_URLS, parseHostPort, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
-import type { AppProtocol, EndpointRegistry, WorkloadPort } from './registry.js';
+import { TYPE_URLS, isAppProtocol, parseHostPort, parseSpiffeId, spiffeIdsFromSubjectAltName, isValidName, type DiscoveryRequest__Output, type DiscoveryResponse, type Resource, type Logger, type Node__Output } from '@tsmesh/proto';
+import type { EndpointRegistry, WorkloadPort } from './registry.js';
 import type { ConnectedProxy, ProxyTracker, TypeSyncStatus } from './proxy-tracker.js';
 import type { ConfigView } from './config-view.js';
 import { NOOP_STREAM_OBSERVER, type PushObserver, type StreamObserver } from '../observability/push-telemetry.js';
@@ -33,7 +33,6 @@ interface Subscription {
 
 const WILDCARD_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.inboundPolicy]);
 const KNOWN_TYPES = new Set<string>([TYPE_URLS.trustBundle, TYPE_URLS.endpoints, TYPE_URLS.inboundPolicy, TYPE_URLS.serviceRoutes, TYPE_URLS.workloadAddresses]);
-const APP_PROTOCOLS = new Set<string>(['', 'http', 'http2', 'grpc', 'tcp']);
 
 // The node's app ports as registry entries, or what is wrong with them.
 function workloadPorts(node: Node__Output): WorkloadPort[] | string {
@@ -42,9 +41,9 @@ function workloadPorts(node: Node__Output): WorkloadPort[] | string {
   const ports: WorkloadPort[] = [];
   for (const appPort of node.app_ports) {
     if (!Number.isInteger(appPort.port) || appPort.port < 1 || appPort.port > 65535) return `node.app_ports: ${appPort.port} is not a port (1-65535)`;
-    if (!APP_PROTOCOLS.has(appPort.protocol)) return `node.app_ports: protocol "${appPort.protocol}" of port ${appPort.port} is not one of http, http2, grpc, tcp (or empty to detect)`;
+    if (!isAppProtocol(appPort.protocol)) return `node.app_ports: protocol "${appPort.protocol}" of port ${appPort.port} is not one of http, http2, grpc, tcp (or empty to detect)`;
     const host = isIP(node.pod_ip) === 6 ? `[${node.pod_ip}]` : node.pod_ip;
-    ports.push({ address: `${host}:${appPort.port}`, protocol: appPort.protocol as AppProtocol });
+    ports.push({ address: `${host}:${appPort.port}`, protocol: appPort.protocol });
   }
   return ports;
 }

@@ -1,5 +1,7 @@
 // What the outbound side needs from discovery: the live endpoints of a named service.
-import type { Result } from '@tsmesh/proto';
+import type { AppProtocol, Result } from '@tsmesh/proto';
+
+export type { AppProtocol } from '@tsmesh/proto';
 
 export interface ServiceName {
   name: string;
@@ -21,9 +23,6 @@ export type ResolveFailure =
   | { kind: 'no-endpoints'; message: string }
   // No answer from discovery in time (e.g. first lookup while the control plane is down).
   | { kind: 'unavailable'; message: string };
-
-// How an app port speaks (a Kubernetes Service port's appProtocol); '' means detect it from the first bytes.
-export type AppProtocol = '' | 'http' | 'http2' | 'grpc' | 'tcp';
 
 // The mesh service behind a workload address "ip:port", as the control plane knows it.
 export interface AddressOwner {

@@ -1,7 +1,7 @@
 // Checks a pushed response before anything of it is applied; a bad one is NACKed whole.
 import { X509Certificate } from 'node:crypto';
-import { TYPE_URLS, isValidName, parseHostPort, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
-import type { AddressOwner, AppProtocol, ServiceEndpoint } from './endpoint-resolver.js';
+import { TYPE_URLS, isAppProtocol, isValidName, parseHostPort, parseSpiffeId, decodeInboundPolicy, decodeServiceRoutes, ok, err, type Resource__Output, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
+import type { AddressOwner, ServiceEndpoint } from './endpoint-resolver.js';
 
 export interface ServiceEntry {
   known: boolean;
@@ -84,8 +84,6 @@ function validateEndpoints(resources: Resource__Output[], trustDomain: string): 
   return ok({ typeUrl: TYPE_URLS.endpoints, services });
 }
 
-const APP_PROTOCOLS = new Set<string>(['', 'http', 'http2', 'grpc', 'tcp']);
-
 function validateWorkloadAddresses(resources: Resource__Output[]): Result<ValidatedResources, string> {
   const addresses = new Map<string, AddressOwner | null>();
   for (const resource of resources) {
@@ -97,9 +95,9 @@ function validateWorkloadAddresses(resources: Resource__Output[]): Result<Valida
       continue;
     }
     if (!isValidName(body.service) || !isValidName(body.namespace)) return err(`address ${resource.name}: "${body.service}.${body.namespace}" is not <service>.<namespace>`);
-    if (!APP_PROTOCOLS.has(body.app_protocol)) return err(`address ${resource.name}: app_protocol "${body.app_protocol}" is not http, http2, grpc, tcp or empty`);
+    if (!isAppProtocol(body.app_protocol)) return err(`address ${resource.name}: app_protocol "${body.app_protocol}" is not http, http2, grpc, tcp or empty`);
     if (!Number.isInteger(body.target_port) || body.target_port < 0 || body.target_port > 65535) return err(`address ${resource.name}: target_port ${body.target_port} is not a port`);
-    addresses.set(resource.name, { service: { name: body.service, namespace: body.namespace }, protocol: body.app_protocol as AppProtocol, targetPort: body.target_port === 0 ? null : body.target_port, nodeId: body.endpoints[0]?.node_id || null });
+    addresses.set(resource.name, { service: { name: body.service, namespace: body.namespace }, protocol: body.app_protocol, targetPort: body.target_port === 0 ? null : body.target_port, nodeId: body.endpoints[0]?.node_id || null });
   }
   return ok({ typeUrl: TYPE_URLS.workloadAddresses, addresses });
 }
