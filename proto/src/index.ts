@@ -8,6 +8,7 @@ export {
   isValidName,
   isValidTrustDomain,
   spiffeIdsFromSubjectAltName,
+  expectControlPlane,
   type WorkloadIdentity,
   type ParseResult,
 } from './identity/spiffe.js';

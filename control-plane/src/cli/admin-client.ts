@@ -1,7 +1,7 @@
 // A promise-returning client for the admin API, authenticated with meshctl's admin certificate.
 import * as grpc from '@grpc/grpc-js';
 import { userInfo, hostname } from 'node:os';
-import { meshProtos, spiffeIdsFromSubjectAltName, type AdminClient as GeneratedAdminClient, type CreateJoinTokenResponse__Output, type ListProxiesResponse__Output, type ChangeResponse__Output, type GetResourcesResponse__Output, type HistoryResponse__Output } from '@tsmesh/proto';
+import { meshProtos, expectControlPlane, type AdminClient as GeneratedAdminClient, type CreateJoinTokenResponse__Output, type ListProxiesResponse__Output, type ChangeResponse__Output, type GetResourcesResponse__Output, type HistoryResponse__Output } from '@tsmesh/proto';
 import type { MeshctlConfig } from './client-config.js';
 
 export class AdminApiError extends Error {
@@ -17,12 +17,8 @@ export class AdminClient {
   private readonly client: GeneratedAdminClient;
 
   constructor(config: MeshctlConfig) {
-    const expected = config.controlPlaneIdentity;
     const credentials = grpc.credentials.createSsl(Buffer.from(config.certificateAuthorityData), Buffer.from(config.clientKeyData), Buffer.from(config.clientCertificateData), {
-      checkServerIdentity: (_host, cert) => {
-        const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
-        return ids.includes(expected) ? undefined : new Error(`the server presented ${ids.join(', ') || 'no SPIFFE ID'}, not the control plane ${expected}`);
-      },
+      checkServerIdentity: expectControlPlane(config.controlPlaneIdentity),
     });
     const { Admin } = meshProtos().admin.tsmesh.admin.v1;
     // SNI carries a name, not the dialled IP (RFC 6066); identity is checked by SPIFFE ID above.

@@ -1,8 +1,7 @@
 // meshctl's end of the stream server: the admin certificate from its config, the control plane's SPIFFE ID checked on every connection.
 import { request, type RequestOptions } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
-import { spiffeIdsFromSubjectAltName } from '@tsmesh/proto';
+import { expectControlPlane } from '@tsmesh/proto';
 import type { MeshctlConfig } from '../cli/client-config.js';
 import { DEFAULT_STREAM_PORT } from './stream-server.js';
 import type { StatsReport } from './stats.js';
@@ -26,17 +25,13 @@ export function streamServerAddress(config: MeshctlConfig, override?: string): s
 }
 
 function tlsOptions(config: MeshctlConfig): RequestOptions {
-  const expected = config.controlPlaneIdentity;
   return {
     ca: config.certificateAuthorityData,
     cert: config.clientCertificateData,
     key: config.clientKeyData,
     // SNI carries a name, not the dialled IP (RFC 6066); identity is checked by SPIFFE ID.
     servername: 'mesh-control-plane',
-    checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-      const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
-      return ids.includes(expected) ? undefined : new Error(`the server presented ${ids.join(', ') || 'no SPIFFE ID'}, not the control plane ${expected}`);
-    },
+    checkServerIdentity: expectControlPlane(config.controlPlaneIdentity),
   };
 }
 

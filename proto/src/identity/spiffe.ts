@@ -47,3 +47,12 @@ export function spiffeIdsFromSubjectAltName(san: string | undefined): string[] {
     .filter((entry) => entry.startsWith('URI:spiffe://'))
     .map((entry) => entry.slice('URI:'.length));
 }
+
+// checkServerIdentity for whatever dials the control plane: the chain is verified already, and the identity is
+// its SPIFFE ID, not the host name it was dialled by.
+export function expectControlPlane(expected: string, what = 'the server'): (host: string, cert: { subjectaltname?: string | undefined }) => Error | undefined {
+  return (_host, cert) => {
+    const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
+    return ids.includes(expected) ? undefined : new Error(`${what} presented ${ids.join(', ') || 'no SPIFFE ID'}, not the control plane ${expected}`);
+  };
+}

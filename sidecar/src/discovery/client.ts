@@ -1,6 +1,6 @@
 // The sidecar's end of the discovery stream: subscribe, validate, apply or NACK, reconnect with backoff.
 import * as grpc from '@grpc/grpc-js';
-import { meshProtos, spiffeIdsFromSubjectAltName, TYPE_URLS, ok, err, type AggregatedDiscoveryClient, type DiscoveryRequest, type DiscoveryResponse__Output, type Logger, type Node, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
+import { meshProtos, expectControlPlane, TYPE_URLS, ok, err, type AggregatedDiscoveryClient, type DiscoveryRequest, type DiscoveryResponse__Output, type Logger, type Node, type Result, type InboundPolicy, type ServiceRoutes } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { Backoff } from './backoff.js';
 import { serviceKey, type AddressOwner, type AddressResolver, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
@@ -142,12 +142,8 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
     if (this.state === 'stopped') return;
     this.state = 'connecting';
     const material = this.options.tls.current();
-    const expected = this.options.controlPlaneIdentity;
     const credentials = grpc.credentials.createSsl(Buffer.from(material.trustBundlePem.join('')), Buffer.from(material.keyPem), Buffer.from(material.certChainPem), {
-      checkServerIdentity: (_host, cert) => {
-        const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
-        return ids.includes(expected) ? undefined : new Error(`control plane presented ${ids.join(', ') || 'no SPIFFE ID'}, expected ${expected}`);
-      },
+      checkServerIdentity: expectControlPlane(this.options.controlPlaneIdentity),
     });
     const { AggregatedDiscovery } = meshProtos().discovery.tsmesh.discovery.v1;
     this.client?.close();

@@ -1,6 +1,6 @@
 // Gets a workload certificate from the control plane's CA: with a bootstrap token first, then renewing over mTLS.
 import * as grpc from '@grpc/grpc-js';
-import { meshProtos, generateKeyPair, createCsr, certificateInfo, spiffeIdsFromSubjectAltName, ok, err, type CreateCertificateResponse__Output, type Result } from '@tsmesh/proto';
+import { meshProtos, generateKeyPair, createCsr, certificateInfo, expectControlPlane, ok, err, type CreateCertificateResponse__Output, type Result } from '@tsmesh/proto';
 import type { TlsMaterial } from './tls-material.js';
 
 export interface CertificateRequestOptions {
@@ -22,12 +22,8 @@ export async function requestCertificate(options: CertificateRequestOptions): Pr
   const keys = await generateKeyPair();
   const csrPem = createCsr({ ...keys, spiffeId: options.spiffeId });
   const roots = Buffer.from(options.trustBundlePem.join(''));
-  const expected = options.controlPlaneIdentity;
   const verify = {
-    checkServerIdentity: (_host: string, cert: { subjectaltname?: string }) => {
-      const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
-      return ids.includes(expected) ? undefined : new Error(`control plane presented ${ids.join(', ') || 'no SPIFFE ID'}, expected ${expected}`);
-    },
+    checkServerIdentity: expectControlPlane(options.controlPlaneIdentity),
   };
   const credentials = options.current
     ? grpc.credentials.createSsl(roots, Buffer.from(options.current.keyPem), Buffer.from(options.current.certChainPem), verify)

@@ -1,8 +1,7 @@
 // The sidecar's WebSocket to the control plane's stream server: says who it is, runs taps, answers stats requests; never blocks traffic.
 import type { RequestOptions } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
-import { spiffeIdsFromSubjectAltName, type Logger } from '@tsmesh/proto';
+import { expectControlPlane, type Logger } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { Backoff } from '../discovery/backoff.js';
 import { frameText, parseControlPlaneMessage, type SidecarMessage } from './protocol.js';
@@ -57,7 +56,6 @@ export class ControlPlaneStream {
     this.state = 'connecting';
     // Read on every dial, so a rotated certificate or trust bundle is used from the next connection on.
     const material = this.options.tls.current();
-    const expected = this.options.controlPlaneIdentity;
     // Typed as https options: ws hands them to https.request, and its own typing of checkServerIdentity is not Node's.
     const options: RequestOptions & { handshakeTimeout: number; perMessageDeflate: boolean } = {
       ca: material.trustBundlePem,
@@ -65,10 +63,7 @@ export class ControlPlaneStream {
       key: material.keyPem,
       // SNI carries a name, not the dialled IP (RFC 6066); identity is checked by SPIFFE ID below.
       servername: 'mesh-control-plane',
-      checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-        const ids = spiffeIdsFromSubjectAltName(cert.subjectaltname);
-        return ids.includes(expected) ? undefined : new Error(`the stream server presented ${ids.join(', ') || 'no SPIFFE ID'}, not the control plane ${expected}`);
-      },
+      checkServerIdentity: expectControlPlane(this.options.controlPlaneIdentity, 'the stream server'),
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
     };
