@@ -100,5 +100,6 @@ export {
 } from './policy/index.js';
 export { decodeExportTraceServiceRequest, type DecodedSpan, type DecodedLink, type SpanKindName } from './otlp/decode.js';
 export type { TapFilter, TapEvent, RequestSeries, SidecarMessage, ControlPlaneMessage, TapStreamMessage } from './tap-protocol.js';
+export { frameText, jsonObject } from './tap-protocol.js';
 export { parseHostPort } from './host-port.js';
 export { isAppProtocol, type AppProtocol } from './app-protocol.js';

@@ -54,3 +54,20 @@ export type TapStreamMessage =
   | { type: 'tapping'; nodeId: string; service: string; namespace: string }
   | { type: 'event'; nodeId: string; event: TapEvent }
   | { type: 'dropped'; nodeId: string; count: number };
+
+// ws hands a text frame over as a Buffer, a list of fragments or an ArrayBuffer, depending on binaryType.
+export function frameText(data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString();
+  return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
+}
+
+// A frame's JSON object, for the message parsers to check field by field; undefined for anything else.
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+}

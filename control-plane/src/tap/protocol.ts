@@ -1,8 +1,7 @@
 // The JSON messages of the stream server: sidecar <-> control plane on /v1/sidecar (types in @tsmesh/proto) and control plane -> meshctl on /v1/tap.
-import type { RawData } from 'ws';
-
+export { frameText } from '@tsmesh/proto';
 export type { TapFilter, TapEvent, RequestSeries, SidecarMessage, ControlPlaneMessage, TapStreamMessage } from '@tsmesh/proto';
-import type { TapEvent, RequestSeries, SidecarMessage } from '@tsmesh/proto';
+import { jsonObject, type TapEvent, type RequestSeries, type SidecarMessage } from '@tsmesh/proto';
 
 // A batch larger than a sidecar's whole rate bound is not from a well-behaved sidecar.
 const MAX_EVENTS_PER_BATCH = 1_000;
@@ -37,14 +36,8 @@ function sanitizeSeries(raw: unknown): RequestSeries | undefined {
 }
 
 export function parseSidecarMessage(text: string): SidecarMessage | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const m = raw as Fields;
+  const m = jsonObject(text);
+  if (m === undefined) return undefined;
   switch (m['type']) {
     case 'hello':
       return str(m['nodeId']) && str(m['service']) && str(m['namespace']) ? { type: 'hello', nodeId: m['nodeId'], service: m['service'], namespace: m['namespace'] } : undefined;
@@ -63,10 +56,4 @@ export function parseSidecarMessage(text: string): SidecarMessage | undefined {
     default:
       return undefined;
   }
-}
-
-// ws hands a text frame over as a Buffer, a list of fragments or an ArrayBuffer, depending on binaryType.
-export function frameText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString();
-  return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
 }

@@ -1,21 +1,15 @@
 // Parsing what the control plane sends on a sidecar's stream (/v1/sidecar); the message types live in @tsmesh/proto.
-import type { ControlPlaneMessage, TapFilter } from '@tsmesh/proto';
-import type { RawData } from 'ws';
+import { jsonObject, type ControlPlaneMessage, type TapFilter } from '@tsmesh/proto';
 
+export { frameText } from '@tsmesh/proto';
 export type { TapFilter, TapEvent, SidecarMessage, ControlPlaneMessage } from '@tsmesh/proto';
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 
 // The control plane is trusted, but a newer one may send what this sidecar does not know: that is ignored, not thrown.
 export function parseControlPlaneMessage(text: string): ControlPlaneMessage | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const m = raw as Record<string, unknown>;
+  const m = jsonObject(text);
+  if (m === undefined) return undefined;
   switch (m['type']) {
     case 'tap-start': {
       const f = m['filter'] as Record<string, unknown> | undefined;
@@ -32,10 +26,4 @@ export function parseControlPlaneMessage(text: string): ControlPlaneMessage | un
     default:
       return undefined;
   }
-}
-
-// ws hands a text frame over as a Buffer, a list of fragments or an ArrayBuffer, depending on binaryType.
-export function frameText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString();
-  return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
 }
