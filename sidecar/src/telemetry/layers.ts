@@ -1,4 +1,5 @@
 // The layers that trace, count and log requests; every hook is guarded, so telemetry never fails or changes a request.
+import type { Readable } from 'node:stream';
 import { isMeshError } from '../errors.js';
 import type { AppResponse, InboundLayer, InboundRequest } from '../inbound/http/types.js';
 import type { OutboundLayer, OutboundRequest, UpstreamResponse } from '../outbound/http/types.js';
@@ -55,6 +56,13 @@ function reportCompleted(t: Telemetry, tap: TapSink | undefined, direction: 'inb
   }
 }
 
+// A request is done when its answer is: an accepted upgrade at the tunnel's opening (the tunnel's lifetime is
+// not a latency), else once the body has closed.
+function whenAnswered(body: Readable, tunnel: boolean, done: () => void): void {
+  if (tunnel || body.closed) done();
+  else body.once('close', done);
+}
+
 // gRPC's result is grpc-status: in the response headers of a trailers-only answer, else in the trailers.
 function watchGrpcStatus(headers: Readonly<Record<string, unknown>>, body: NodeJS.EventEmitter, end: SpanEnd): void {
   const contentType = headers['content-type'];
@@ -106,9 +114,7 @@ export function inboundTelemetryLayer(t: Telemetry, tap?: TapSink): InboundLayer
         try {
           const end: SpanEnd = { status: Number(res.headers[':status']) || 0 };
           watchGrpcStatus(res.headers, res.body, end);
-          // An accepted upgrade ends the request at the tunnel's opening; the tunnel's lifetime is not a latency.
-          if (res.tunnel !== null || res.body.closed) finish(req, span, started, end);
-          else res.body.once('close', () => finish(req, span, started, end));
+          whenAnswered(res.body, res.tunnel !== null, () => finish(req, span, started, end));
         } catch {
           t.metrics.telemetryError();
         }
@@ -168,8 +174,7 @@ export function outboundTelemetryLayer(t: Telemetry, tap?: TapSink): OutboundLay
         try {
           const end: SpanEnd = { status: res.status };
           watchGrpcStatus(res.headers, res.body, end);
-          if (req.upgrade !== null || res.body.closed) finish(req, span, started, end);
-          else res.body.once('close', () => finish(req, span, started, end));
+          whenAnswered(res.body, req.upgrade !== null, () => finish(req, span, started, end));
         } catch {
           t.metrics.telemetryError();
         }
@@ -226,8 +231,7 @@ export function attemptTelemetryLayer(t: Telemetry): OutboundLayer {
       (res: UpstreamResponse) => {
         try {
           const end: SpanEnd = { status: res.status };
-          if (req.upgrade !== null || res.body.closed) finish(req, attempt, end);
-          else res.body.once('close', () => finish(req, attempt, end));
+          whenAnswered(res.body, req.upgrade !== null, () => finish(req, attempt, end));
         } catch {
           t.metrics.telemetryError();
         }
