@@ -1,16 +1,13 @@
 // The app's HTTP/2 side of the outbound proxy (h2c prior knowledge, e.g. gRPC): each stream through the pipeline.
-import { createServer, type Http2Server, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { isGrpc, respondGrpc, respondHttp2 } from '../errors-respond.js';
-import { APP_PORT_HEADER, APP_PROTOCOL_HEADER } from '../pipeline/headers.js';
+import { h2ToH2 } from '../pipeline/headers.js';
 import { relayToH2 } from '../pipeline/h2-relay.js';
 import { createOutboundRequest, type OutboundHandler } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
-
-// Connection-specific fields HTTP/2 forbids, plus ours, which only sidecars set.
-const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', APP_PORT_HEADER, APP_PROTOCOL_HEADER]);
 
 export interface H2ProxyServer {
   // target: the destination a transparently intercepted connection was dialled to; undefined in explicit mode.
@@ -48,17 +45,11 @@ function proxyStream(handler: OutboundHandler, stream: ServerHttp2Stream, header
     respondHttp2(stream, new BadRequestError('outbound/target: CONNECT tunnels are not carried by the mesh; send plain requests'));
     return;
   }
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ':' */ || DROP.has(name)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
-  }
   const request = createOutboundRequest({
     method,
     authority: headers[':authority'] ?? headers.host ?? target?.address ?? '',
     path: headers[':path'] ?? '/',
-    headers: out,
+    headers: h2ToH2(headers, {}, false),
     body: stream.endAfterHeaders ? null : stream,
     upgrade: null,
   });
@@ -73,13 +64,7 @@ function proxyStream(handler: OutboundHandler, stream: ServerHttp2Stream, header
   });
   handler(request).then(
     (upstream) => {
-      const responseHeaders: OutgoingHttpHeaders = {};
-      for (const name in upstream.headers) {
-        if (DROP.has(name)) continue;
-        const value = upstream.headers[name];
-        if (value !== undefined) responseHeaders[name] = value;
-      }
-      relayToH2(stream, responseHeaders, upstream.body, true, upstream.headersOnly === true);
+      relayToH2(stream, h2ToH2(upstream.headers, {}, true), upstream.body, true, upstream.headersOnly === true);
     },
     (error: unknown) => {
       const meshError = toMeshError(error, 'outbound');

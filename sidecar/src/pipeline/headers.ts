@@ -78,3 +78,22 @@ export function h1ResponseToH2(headers: IncomingHttpHeaders, out: OutgoingHttpHe
   if (listed) for (const name of listed) delete out[name];
   return out;
 }
+
+// HTTP/2 from the app (h2c, gRPC) -> HTTP/2 to the peer, and the peer's answer back: hop-by-hop fields and ours
+// never cross, "TE: trailers" does (gRPC needs it end to end); pseudo-headers only where asked (a response's :status).
+export function h2ToH2(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders, keepPseudo: boolean): OutgoingHttpHeaders {
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (keepPseudo) out[name] = value;
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || name === APP_PORT_HEADER || name === APP_PROTOCOL_HEADER) {
+      if (name === 'te' && value === 'trailers') out['te'] = 'trailers';
+      continue;
+    }
+    out[name] = value;
+  }
+  return out;
+}
