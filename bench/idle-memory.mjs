@@ -4,11 +4,10 @@
 //   node bench/idle-memory.mjs [--settle S] [--node-args="--max-semi-space-size=1 ..."] [--no-heap] [--no-build]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeTempDir, stopAll, killAllSync, sleep, memoryDetail } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, httpGet, sleep, memoryDetail } from './lib/procs.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = join(BENCH_DIR, '..');
@@ -24,8 +23,7 @@ const { values: args } = parseArgs({
   },
 });
 const log = (msg) => process.stderr.write(`[idle-memory] ${msg}\n`);
-process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void stopAll().finally(() => process.exit(130)));
+stopOnExit(log);
 
 // Resident kB per mapping (file, or [anon] / [heap] / [stack]) and permission, largest first.
 function smapsTop(pid, limit = 8) {
@@ -38,18 +36,6 @@ function smapsTop(pid, limit = 8) {
     if (rss) by.set(key, (by.get(key) ?? 0) + Number(rss[1]) * 1024);
   }
   return [...by].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([mapping, bytes]) => ({ mapping, bytes }));
-}
-
-function get(port, host, path = '/') {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const MB = (b) => (b / 1e6).toFixed(1);
@@ -75,7 +61,7 @@ async function main() {
   const cp = await startControlPlane(join(dir, 'mesh-data'));
   const probeFile = (role) => join(dir, `probe-${role}.json`);
   const m = await startMeshPair(cp, nginx.port, nodeArgs, (role) => (probe ? { MEM_PROBE_FILE: probeFile(role), MEM_PROBE_INTERVAL_MS: '500' } : {}));
-  const r = await get(m.entryPort, m.hostHeader);
+  const r = await httpGet(m.entryPort, m.hostHeader);
   if (r.status !== 200) throw new Error(`probe answered ${r.status}`);
   log(`pair up (node args: ${nodeArgs.join(' ') || 'none'}); settling ${args.settle} s`);
   await sleep(Number(args.settle) * 1000);

@@ -5,12 +5,10 @@
 // See bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { startProcess, makeTempDir, stopAll, killAllSync, cpuSeconds, memory, connectionsTo, sleep } from './lib/procs.mjs';
+import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memory, connectionsTo, sleep } from './lib/procs.mjs';
 import { spread, median, max, fmt, ms } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -37,7 +35,7 @@ Options:
   --duration S              seconds per saturation run (wrk)                      [10; quick 3]
   --connections C           wrk connections                                       [32]
   --threads T               wrk threads                                           [1]
-  --rate R                  fixed request rate of the latency runs, same for all  [1000]
+  --rate R                  fixed request rate of the latency runs, same for all  [500]
   --latency-runs N          fixed-rate runs per scenario                          [3; quick 1]
   --latency-duration S      measured seconds per fixed-rate run (after a warm-up) [15; quick 4]
   --latency-connections C   connections of the fixed-rate client                  [16]
@@ -51,39 +49,28 @@ Options:
   --help                    this text
 `;
 
-let args;
-try {
-  args = parseArgs({
-    strict: true,
-    options: {
-      quick: { type: 'boolean', default: false },
-      scenarios: { type: 'string', default: 'D,H,N,M,CP,CA' },
-      runs: { type: 'string' },
-      duration: { type: 'string' },
-      connections: { type: 'string', default: '32' },
-      threads: { type: 'string', default: '1' },
-      rate: { type: 'string', default: '500' },
-      'latency-runs': { type: 'string' },
-      'latency-duration': { type: 'string' },
-      'latency-connections': { type: 'string', default: '16' },
-      sims: { type: 'string', default: '100,1000' },
-      'cp-trials': { type: 'string' },
-      'haproxy-threads': { type: 'string', default: '1' },
-      profile: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      'no-install': { type: 'boolean', default: false },
-      out: { type: 'string', default: join(BENCH_DIR, 'results') },
-      help: { type: 'boolean', default: false },
-    },
-  }).values;
-} catch (error) {
-  process.stderr.write(`${error.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const args = parseCli(
+  {
+    quick: { type: 'boolean', default: false },
+    scenarios: { type: 'string', default: 'D,H,N,M,CP,CA' },
+    runs: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '1' },
+    rate: { type: 'string', default: '500' },
+    'latency-runs': { type: 'string' },
+    'latency-duration': { type: 'string' },
+    'latency-connections': { type: 'string', default: '16' },
+    sims: { type: 'string', default: '100,1000' },
+    'cp-trials': { type: 'string' },
+    'haproxy-threads': { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    'no-install': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(BENCH_DIR, 'results') },
+  },
+  USAGE,
+);
 
 const quick = args.quick;
 const num = (value, full, fast) => (value !== undefined ? Number(value) : quick ? fast : full);
@@ -112,18 +99,8 @@ for (const s of wanted) if (!['D', 'H', 'N', 'M', 'CP', 'CA'].includes(s)) {
 
 const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-// Cleanup on every way out.
-let cleaning;
 let interrupted = false;
-const cleanup = () => (cleaning ??= stopAll());
-process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    interrupted = true;
-    log(`${signal}: stopping everything`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const cleanup = stopOnExit(log, () => (interrupted = true));
 
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -215,21 +192,6 @@ async function measured(stack, load) {
   };
 }
 
-// fetch() may not set Host; node:http may.
-function probe(stack) {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: stack.entryPort, path: '/', headers: { host: stack.hostHeader }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${stack.id} within 10 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 function memoryMB(pid) {
   const m = memory(pid);
   return { rss: (m.rssMiB * 1048576) / 1e6, hwm: (m.hwmMiB * 1048576) / 1e6 };
@@ -303,7 +265,7 @@ end
       }
     }
     for (const stack of stacks) {
-      const r = await probe(stack);
+      const r = await httpGet(stack.entryPort, stack.hostHeader);
       if (r.status !== 200 || r.body !== BACKEND_BODY) throw new Error(`scenario ${stack.id}: a request through it answered ${r.status} ${JSON.stringify(r.body.slice(0, 300))}`);
     }
     await sleep(1_000);

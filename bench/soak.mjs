@@ -4,12 +4,10 @@
 // Writes bench/results/soak-<timestamp>.{md,json} and soak-latest.md. See bench/README.md ("Memory").
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { startProcess, makeTempDir, stopAll, killAllSync, cpuSeconds, memoryDetail, sleep } from './lib/procs.mjs';
+import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memoryDetail, sleep } from './lib/procs.mjs';
 import { fmt, ms } from './lib/stats.mjs';
 import { slopePerMinute, floors, verdicts, soakMarkdown } from './lib/soak-report.mjs';
 
@@ -36,56 +34,25 @@ Options:
   --help            this text
 `;
 
-let args;
-try {
-  args = parseArgs({
-    strict: true,
-    options: {
-      duration: { type: 'string', default: '600' },
-      rate: { type: 'string', default: '500' },
-      connections: { type: 'string', default: '16' },
-      idle: { type: 'string', default: '60' },
-      every: { type: 'string', default: '2' },
-      'node-args': { type: 'string', default: '' },
-      label: { type: 'string', default: '' },
-      'alloc-profile': { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      out: { type: 'string', default: join(BENCH_DIR, 'results') },
-      help: { type: 'boolean', default: false },
-    },
-  }).values;
-} catch (error) {
-  process.stderr.write(`${error.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const args = parseCli(
+  {
+    duration: { type: 'string', default: '600' },
+    rate: { type: 'string', default: '500' },
+    connections: { type: 'string', default: '16' },
+    idle: { type: 'string', default: '60' },
+    every: { type: 'string', default: '2' },
+    'node-args': { type: 'string', default: '' },
+    label: { type: 'string', default: '' },
+    'alloc-profile': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(BENCH_DIR, 'results') },
+  },
+  USAGE,
+);
 const P = { duration: Number(args.duration), rate: Number(args.rate), connections: Number(args.connections), idle: Number(args.idle), every: Number(args.every), nodeArgs: args['node-args'].split(' ').filter(Boolean), label: args.label, allocProfile: args['alloc-profile'] };
 
 const log = (msg) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-let cleaning;
-const cleanup = () => (cleaning ??= stopAll());
-process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    log(`${signal}: stopping everything`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function probe(port, host) {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const cleanup = stopOnExit(log);
 
 function readProbe(file) {
   try {
@@ -117,7 +84,7 @@ async function main() {
   const nginx = await startNginx(dir);
   const cp = await startControlPlane(join(dir, 'mesh-data'));
   const m = await startMeshPair(cp, nginx.port, nodeArgs, envFor);
-  const status = await probe(m.entryPort, m.hostHeader);
+  const { status } = await httpGet(m.entryPort, m.hostHeader);
   if (status !== 200) throw new Error(`a request through the pair answered ${status}`);
   const roles = { client: m.client, server: m.server };
   const t0 = Date.now();

@@ -2,9 +2,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 
 const live = new Set();
 const tempDirs = new Set();
@@ -227,4 +229,50 @@ export function connectionsTo(port) {
     }
   }
   return found;
+}
+
+// One GET through a proxy on loopback with the Host it routes by (fetch() may not set Host; node:http does).
+export function httpGet(port, host, path = '/', timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from 127.0.0.1:${port} (Host ${host}) within ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// Every process started here stops on every way out: normal exit, Ctrl-C, SIGTERM. Returns the cleanup to await.
+export function stopOnExit(log, onSignal = () => undefined) {
+  let cleaning;
+  const cleanup = () => (cleaning ??= stopAll());
+  process.on('exit', killAllSync);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      onSignal();
+      log(`${signal}: stopping everything`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  return cleanup;
+}
+
+// A script's flags: --help prints the usage and exits 0, a bad flag prints why and the usage and exits 2.
+export function parseCli(options, usage) {
+  let values;
+  try {
+    values = parseArgs({ strict: true, options: { ...options, help: { type: 'boolean', default: false } } }).values;
+  } catch (error) {
+    process.stderr.write(`${error.message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  return values;
 }
