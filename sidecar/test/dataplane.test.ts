@@ -8,7 +8,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { TlsMaterial } from '../src/identity/tls-material.js';
 import { Cleanup, send, startApp } from './support/mesh.js';
 import { startPair } from './support/pair.js';
-import { createTestCa, issueWorkload, keyPairs } from './support/pki.js';
+import { callerAndServer } from './support/pki.js';
 
 const A_ID = 'spiffe://cluster.local/ns/shop/sa/frontend';
 const B_ID = 'spiffe://cluster.local/ns/shop/sa/orders';
@@ -18,10 +18,7 @@ let tlsB: TlsMaterial;
 const cleanup = new Cleanup();
 
 beforeAll(async () => {
-  const [caKeys, aKeys, bKeys] = await keyPairs(3);
-  const ca = createTestCa(caKeys!, 'test root');
-  tlsA = issueWorkload(ca, aKeys!, A_ID);
-  tlsB = issueWorkload(ca, bKeys!, B_ID);
+  ({ caller: tlsA, server: tlsB } = await callerAndServer(A_ID, B_ID));
 });
 
 afterEach(() => cleanup.run());

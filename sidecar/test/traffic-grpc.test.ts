@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TlsMaterial } from '../src/identity/tls-material.js';
 import { Cleanup } from './support/mesh.js';
 import { openPolicy, startPair } from './support/pair.js';
-import { createTestCa, issueWorkload, keyPairs } from './support/pki.js';
+import { callerAndServer } from './support/pki.js';
 
 const A_ID = 'spiffe://cluster.local/ns/shop/sa/frontend';
 const B_ID = 'spiffe://cluster.local/ns/shop/sa/orders';
@@ -28,10 +28,7 @@ let tlsB: TlsMaterial;
 const cleanup = new Cleanup();
 
 beforeAll(async () => {
-  const [caKeys, aKeys, bKeys] = await keyPairs(3);
-  const ca = createTestCa(caKeys!, 'test root');
-  tlsA = issueWorkload(ca, aKeys!, A_ID);
-  tlsB = issueWorkload(ca, bKeys!, B_ID);
+  ({ caller: tlsA, server: tlsB } = await callerAndServer(A_ID, B_ID));
 });
 
 afterEach(() => cleanup.run());

@@ -41,3 +41,10 @@ export function issueWorkload(ca: TestCa, keys: KeyPair, spiffeId: string, trust
   });
   return { keyPem: keys.privateKeyPem, certChainPem: certPem, trustBundlePem: trustBundle, spiffeId, notAfter };
 }
+
+// A caller and the server it calls, under one throwaway root: what most single-hop data-plane tests need.
+export async function callerAndServer(callerId: string, serverId: string): Promise<{ caller: TlsMaterial; server: TlsMaterial }> {
+  const [caKeys, callerKeys, serverKeys] = await keyPairs(3);
+  const ca = createTestCa(caKeys!, 'test root');
+  return { caller: issueWorkload(ca, callerKeys!, callerId), server: issueWorkload(ca, serverKeys!, serverId) };
+}
