@@ -19,9 +19,10 @@ interface Series {
 
 const OVERFLOW = 'other';
 
-// Label values are looked up through nested maps, so a repeated label set costs one or two Map.get and no string building.
+// Label values are looked up through nested maps, so a repeated label set costs a Map.get per label and no string building.
 abstract class Family {
-  private readonly byFirst = new Map<string, Series | Map<string, Series>>();
+  // One level per label: a family always uses the same number of labels, so each level holds one kind.
+  private readonly byFirst = new Map<string, Series | Map<string, Series> | Map<string, Map<string, Series>>>();
   private readonly order: Series[] = [];
   private overflow: Series | undefined;
 
@@ -48,23 +49,27 @@ abstract class Family {
     if (found !== undefined) return found;
     const created = this.create([a, b]);
     if (created !== this.overflow) {
-      if (inner === undefined) this.byFirst.set(a, (inner = new Map()));
+      if (inner === undefined) this.byFirst.set(a, (inner = new Map<string, Series>()));
       inner.set(b, created);
     }
     return created;
   }
 
   protected series3(a: string, b: string, c: string): Series {
-    // Rare families only (gRPC statuses): the third label rides in the second key.
-    return this.series2(a, `${b}\u0000${c}`);
+    let inner = this.byFirst.get(a) as Map<string, Map<string, Series>> | undefined;
+    let innermost = inner?.get(b);
+    const found = innermost?.get(c);
+    if (found !== undefined) return found;
+    const created = this.create([a, b, c]);
+    if (created !== this.overflow) {
+      if (inner === undefined) this.byFirst.set(a, (inner = new Map<string, Map<string, Series>>()));
+      if (innermost === undefined) inner.set(b, (innermost = new Map<string, Series>()));
+      innermost.set(c, created);
+    }
+    return created;
   }
 
   private create(values: string[]): Series {
-    if (values.length === 2 && this.labelNames.length === 3) {
-      const [a = '', bc = ''] = values;
-      const split = bc.indexOf('\u0000');
-      values = [a, bc.slice(0, split), bc.slice(split + 1)];
-    }
     if (this.order.length >= this.maxLabelSets) {
       return (this.overflow ??= { labels: this.labelNames.map((n) => `${n}="${OVERFLOW}"`).join(','), value: 0 });
     }
