@@ -2,6 +2,7 @@
 import { ok, type Result } from '@tsmesh/proto';
 import type { AddressOwner, ResolveFailure } from './endpoint-resolver.js';
 import { WaitList } from './wait-list.js';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 
 export class AddressTable {
   private readonly owners = new Map<string, AddressOwner | null>();
@@ -19,7 +20,7 @@ export class AddressTable {
     return [...this.subscribed].sort();
   }
 
-  resolve(address: string, signal?: AbortSignal): Promise<Result<AddressOwner | null, ResolveFailure>> {
+  resolve(address: string, signal?: CancelSignal): Promise<Result<AddressOwner | null, ResolveFailure>> {
     const owner = this.owners.get(address);
     if (owner !== undefined) return Promise.resolve(ok(owner));
     if (!this.subscribed.has(address)) {

@@ -7,6 +7,7 @@ import { serviceKey, type AddressOwner, type AddressResolver, type EndpointResol
 import { AddressTable } from './address-table.js';
 import { WaitList } from './wait-list.js';
 import { validateResponse, type ServiceEntry } from './validate.js';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 
 export interface DiscoveryClientOptions {
   controlPlaneAddress: string;
@@ -82,7 +83,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   }
 
   // Transparent interception: the service behind an intercepted connection's original destination.
-  resolveAddress(address: string, signal?: AbortSignal): Promise<Result<AddressOwner | null, ResolveFailure>> {
+  resolveAddress(address: string, signal?: CancelSignal): Promise<Result<AddressOwner | null, ResolveFailure>> {
     return this.addresses.resolve(address, signal);
   }
 
@@ -108,7 +109,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
 
   // Subscribes on first use and waits (bounded) for the service's routes; without them the default route applies.
   // Returns nothing when the routes are here already, so the hot path does not wait on a promise.
-  prepare(service: ServiceName, signal?: AbortSignal): Promise<void> | undefined {
+  prepare(service: ServiceName, signal?: CancelSignal): Promise<void> | undefined {
     if (this.routeTables.has(serviceKey(service))) return undefined;
     return this.resolve(service, signal).then(() => undefined);
   }
@@ -119,7 +120,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
     return entry && this.routeTables.has(key) ? settleEntry(key, entry) : undefined;
   }
 
-  async resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>> {
+  async resolve(service: ServiceName, signal?: CancelSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>> {
     const key = serviceKey(service);
     const entry = this.services.get(key);
     if (entry && this.routeTables.has(key)) return settleEntry(key, entry);

@@ -1,5 +1,6 @@
 // What the outbound side needs from discovery: the live endpoints of a named service.
 import type { AppProtocol, Result } from '@tsmesh/proto';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 
 export type { AppProtocol } from '@tsmesh/proto';
 
@@ -37,11 +38,11 @@ export interface AddressOwner {
 // Transparent interception: which service (if any) an intercepted connection was headed for.
 export interface AddressResolver {
   // ok(null): no mesh workload serves the address, so the connection goes out as it was dialled.
-  resolveAddress(address: string, signal?: AbortSignal): Promise<Result<AddressOwner | null, ResolveFailure>>;
+  resolveAddress(address: string, signal?: CancelSignal): Promise<Result<AddressOwner | null, ResolveFailure>>;
 }
 
 export interface EndpointResolver {
-  resolve(service: ServiceName, signal?: AbortSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>>;
+  resolve(service: ServiceName, signal?: CancelSignal): Promise<Result<ServiceEndpoint[], ResolveFailure>>;
   // The answer without waiting, when it is already known (the hot path); undefined otherwise.
   resolveKnown?(service: ServiceName): Result<ServiceEndpoint[], ResolveFailure> | undefined;
 }

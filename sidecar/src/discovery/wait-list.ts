@@ -1,6 +1,7 @@
 // Lookups waiting for discovery's answer: each bounded by a timeout and the caller's signal, all released on stop.
 import { err, type Result } from '@tsmesh/proto';
 import type { ResolveFailure } from './endpoint-resolver.js';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 
 interface Waiter<T> {
   key: string;
@@ -11,7 +12,7 @@ export class WaitList<T> {
   private readonly waiters = new Set<Waiter<T>>();
 
   // what: how the lookup is named in its failure messages (e.g. "orders.shop", "address 10.0.0.3:8080").
-  wait(key: string, what: string, timeoutMs: number, state: () => string, signal?: AbortSignal): Promise<Result<T, ResolveFailure>> {
+  wait(key: string, what: string, timeoutMs: number, state: () => string, signal?: CancelSignal): Promise<Result<T, ResolveFailure>> {
     return new Promise((resolve) => {
       const waiter: Waiter<T> = {
         key,

@@ -19,6 +19,7 @@ import { createPlaintextServer, jsStream } from './plaintext.js';
 import type { InboundPolicySource } from './http/authz.js';
 import type { InboundLayer } from './http/types.js';
 import { LoadShedder } from '../resilience/load-shedder.js';
+import { Cancellation } from '../pipeline/cancellation.js';
 
 export interface InboundListenerOptions {
   host: string;
@@ -163,7 +164,7 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
     respondHttp2(stream, new BadRequestError(`inbound/listener: ${target}`));
     return;
   }
-  const controller = new AbortController();
+  const cancellation = new Cancellation();
   const req: InboundRequest = {
     // A WebSocket is the app's GET with Upgrade; an opaque tunnel stays CONNECT (authz and telemetry see TCP).
     method: method === 'CONNECT' && protocol !== undefined ? 'GET' : method,
@@ -177,11 +178,11 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
     peer,
     plaintext: false,
     peerId: null,
-    signal: controller.signal,
+    signal: cancellation,
   };
   stream.once('close', () => {
     // A reset stream also reads as writableFinished, so the RST code is what tells a cancel apart.
-    if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) controller.abort();
+    if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) cancellation.cancel(undefined);
   });
   handler(req).then(
     (response) => writeAppResponse(stream, response, tunnels),

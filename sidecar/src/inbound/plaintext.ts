@@ -6,6 +6,7 @@ import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { respondHttp1, respondRawSocket } from '../errors-respond.js';
 import type { InboundHandler, InboundRequest } from './http/types.js';
+import { Cancellation } from '../pipeline/cancellation.js';
 
 export interface PlaintextServer {
   accept(socket: Socket): void;
@@ -46,9 +47,9 @@ export function jsStream(socket: Socket): Duplex {
 }
 
 function serveRequest(handler: InboundHandler, req: IncomingMessage, res: ServerResponse): void {
-  const controller = new AbortController();
+  const cancellation = new Cancellation();
   res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
+    if (!res.writableFinished) cancellation.cancel(undefined);
   });
   const request: InboundRequest = {
     method: req.method ?? 'GET',
@@ -62,7 +63,7 @@ function serveRequest(handler: InboundHandler, req: IncomingMessage, res: Server
     peer: { ok: false, reason: 'sent plaintext' },
     plaintext: true,
     peerId: null,
-    signal: controller.signal,
+    signal: cancellation,
   };
   handler(request).then(
     (response) => {

@@ -1,6 +1,7 @@
 // Bulkhead per destination: cap concurrent requests and queue a few more, so one slow service cannot take all capacity.
 import { err, ok } from '@tsmesh/proto';
 import type { Result } from '@tsmesh/proto';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 
 export interface BulkheadLimits {
   maxConcurrent: number;
@@ -42,7 +43,7 @@ export class Bulkhead {
     return this.queue.size;
   }
 
-  acquire(signal?: AbortSignal): Promise<Result<Release, BulkheadRejection>> {
+  acquire(signal?: CancelSignal): Promise<Result<Release, BulkheadRejection>> {
     if (signal?.aborted) return Promise.resolve(err({ kind: 'aborted', message: 'bulkhead: request aborted before admission' }));
     if (this.running < this.limits.maxConcurrent && this.queue.size === 0) return Promise.resolve(ok(this.admit()));
     if (this.queue.size >= this.limits.maxPending) {

@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { Handler, Layer } from '../../pipeline/layer.js';
+import type { CancelSignal } from '../../pipeline/cancellation.js';
 
 // Decided once per TLS session from the verified client certificate.
 export type PeerCheck = { ok: true; id: string } | { ok: false; reason: string };
@@ -25,7 +26,7 @@ export interface InboundRequest {
   // Set by authn once the peer is known to be a workload of this trust domain; null for plaintext.
   peerId: string | null;
   // Aborted when the peer cancels or resets the stream.
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
 }
 
 export interface AppResponse {

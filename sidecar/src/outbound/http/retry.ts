@@ -7,6 +7,7 @@ import { DEFAULT_RETRY, type RetryCondition, type RetryPlan } from '@tsmesh/prot
 import { ReplayableBody, DEFAULT_REPLAY_LIMIT_BYTES } from './replay-body.js';
 import { retryDelayMs } from '../../resilience/retry-backoff.js';
 import { cancelReason, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
+import { Cancellation, type CancelSignal } from '../../pipeline/cancellation.js';
 
 export interface RetryBudgetLike {
   recordRequest(): void;
@@ -40,8 +41,8 @@ function statusAllows(on: ReadonlySet<RetryCondition>, status: number): boolean 
 }
 
 function childRequest(parent: OutboundRequest, attempt: number, body: OutboundRequest['body']): OutboundRequest {
-  const controller = new AbortController();
-  const onParentAbort = (): void => controller.abort(parent.signal.reason);
+  const cancellation = new Cancellation();
+  const onParentAbort = (): void => cancellation.cancel(parent.signal.reason);
   if (parent.signal.aborted) onParentAbort();
   else parent.signal.addEventListener('abort', onParentAbort, { once: true });
   return {
@@ -49,14 +50,12 @@ function childRequest(parent: OutboundRequest, attempt: number, body: OutboundRe
     body,
     attempt,
     endpoint: null,
-    signal: controller.signal,
-    cancel: (reason) => {
-      if (!controller.signal.aborted) controller.abort(reason);
-    },
+    signal: cancellation,
+    cancel: (reason) => cancellation.cancel(reason),
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: CancelSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done(): void {

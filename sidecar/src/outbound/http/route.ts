@@ -4,12 +4,13 @@ import type { ServiceName } from '../../discovery/endpoint-resolver.js';
 import { InternalError, NoEndpointsError } from '../../errors.js';
 import { defaultPlan, pickBackend, routeTable } from '@tsmesh/proto';
 import type { OutboundLayer } from './types.js';
+import type { CancelSignal } from '../../pipeline/cancellation.js';
 
 export interface RouteSource {
   // undefined: no routes known for the service (yet); the default plan applies.
   routes(service: ServiceName): ServiceRoutes | undefined;
   // Called before routes(): lets the source fetch what it does not hold yet (undefined: nothing to wait for).
-  prepare?(service: ServiceName, signal: AbortSignal): Promise<void> | undefined;
+  prepare?(service: ServiceName, signal: CancelSignal): Promise<void> | undefined;
 }
 
 export function routeLayer(source: RouteSource | undefined, random: () => number = Math.random): OutboundLayer {

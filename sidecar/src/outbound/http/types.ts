@@ -6,6 +6,7 @@ import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-reso
 import type { RoutePlan } from '@tsmesh/proto';
 import type { Handler, Layer } from '../../pipeline/layer.js';
 import { InternalError, MeshError } from '../../errors.js';
+import { Cancellation, type CancelSignal } from '../../pipeline/cancellation.js';
 
 export interface OutboundRequest {
   method: string;
@@ -41,7 +42,7 @@ export interface OutboundRequest {
   // Endpoints (by address) that failed this request already; the balancer prefers others.
   readonly avoid: Set<string>;
   // Aborted when the request must stop (timeout, app went away); the reason is a MeshError.
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   cancel(reason: MeshError): void;
 }
 
@@ -58,7 +59,7 @@ export type OutboundHandler = Handler<OutboundRequest, UpstreamResponse>;
 export type OutboundLayer = Layer<OutboundRequest, UpstreamResponse>;
 
 export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | 'authority' | 'path' | 'headers' | 'body' | 'upgrade'>): OutboundRequest {
-  const controller = new AbortController();
+  const cancellation = new Cancellation();
   return {
     method: fields.method,
     authority: fields.authority,
@@ -77,10 +78,8 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     timeoutMs: null,
     attempt: 1,
     avoid: new Set(),
-    signal: controller.signal,
-    cancel: (reason) => {
-      if (!controller.signal.aborted) controller.abort(reason);
-    },
+    signal: cancellation,
+    cancel: (reason) => cancellation.cancel(reason),
   };
 }
 
