@@ -3,6 +3,8 @@ import { createServer } from 'node:net';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type DecodedSpan, type OtlpReceiver } from '../../test-support/otlp-receiver.js';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { Tracing, type OtlpProtocol, type TracingConfig } from '../src/telemetry/tracing.js';
 
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -93,15 +95,15 @@ describe('context propagation', () => {
     const a = tracing();
     const b = tracing({ serviceName: 'payments' });
     const server = a.startServerSpan({});
-    expect(server.span.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(server.traceId).toMatch(/^[0-9a-f]{32}$/);
     const client = a.startClientSpan(server);
     const out: OutgoingHttpHeaders = {};
     a.inject(client, out);
-    expect(out['traceparent']).toBe(`00-${server.traceId}-${client.span.spanContext().spanId}-01`);
+    expect(out['traceparent']).toBe(`00-${server.traceId}-${client.spanId}-01`);
 
     const next = b.startServerSpan(out);
     expect(next.traceId).toBe(server.traceId);
-    expect((next.span as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe(client.span.spanContext().spanId);
+    expect((next.span as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe(client.spanId);
   });
 
   it('carries tracestate through', () => {
@@ -123,7 +125,7 @@ describe('context propagation', () => {
     expect(server.sampled).toBe(true);
     const out: OutgoingHttpHeaders = {};
     t.inject(server, out);
-    expect(out['traceparent']).toBe(`00-${CALLER_TRACE}-${server.span.spanContext().spanId}-01`);
+    expect(out['traceparent']).toBe(`00-${CALLER_TRACE}-${server.spanId}-01`);
   });
 
   it('prefers a valid traceparent over B3, and falls back to B3 when traceparent is malformed', () => {
@@ -157,6 +159,34 @@ describe('sampling', () => {
     for (let i = 0; i < 2000; i++) if (t.startServerSpan({}).sampled) sampled++;
     expect(sampled).toBeGreaterThan(800);
     expect(sampled).toBeLessThan(1200);
+  });
+
+  it('decides a new trace on the trace id it then carries, as the ratio sampler would', () => {
+    const t = tracing({ samplingPercent: 30 });
+    const ratio = new TraceIdRatioBasedSampler(0.3);
+    for (let i = 0; i < 500; i++) {
+      const root = t.startServerSpan({});
+      expect(root.traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+      const decision = ratio.shouldSample(ROOT_CONTEXT, root.traceId).decision;
+      expect(root.sampled).toBe(decision === SamplingDecision.RECORD_AND_SAMPLED);
+    }
+  });
+
+  it('continues an unsampled trace without the SDK: same trace and tracestate, a new span id, flags 00', () => {
+    const t = tracing({ samplingPercent: 100 });
+    const server = t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00`, tracestate: 'vendor=abc' });
+    expect(server.span).toBeUndefined();
+    const client = t.startClientSpan(server);
+    expect(client.sampled).toBe(false);
+    expect(client.traceId).toBe(CALLER_TRACE);
+    expect(client.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(new Set([CALLER_SPAN, server.spanId, client.spanId]).size).toBe(3);
+    const out: OutgoingHttpHeaders = {};
+    t.inject(client, out);
+    expect(out).toEqual({ traceparent: `00-${CALLER_TRACE}-${client.spanId}-00`, tracestate: 'vendor=abc' });
+    // Ending or annotating it is harmless.
+    client.set('http.request.method', 'GET');
+    client.end({ status: 500, error: { code: 'X', reason: 'y' } });
   });
 
   it('rejects a percentage outside 0-100', () => {

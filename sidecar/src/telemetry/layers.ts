@@ -143,7 +143,7 @@ export function outboundTelemetryLayer(t: Telemetry, tap?: TapSink): OutboundLay
           span.set('mesh.destination.service', destination);
           if (route !== '') {
             span.set('http.route', route);
-            span.span.updateName(`${req.method} ${route}`);
+            span.updateName(`${req.method} ${route}`);
           }
         }
         span.end(end);

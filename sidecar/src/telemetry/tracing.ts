@@ -3,13 +3,15 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   defaultTextMapGetter,
-  defaultTextMapSetter,
+  isSpanContextValid,
   trace,
   type AttributeValue,
   type Attributes,
   type Context,
   type Span,
+  type SpanContext,
   type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -20,11 +22,13 @@ import {
   AlwaysOnSampler,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  SamplingDecision,
   TracerProvider,
   type Sampler,
 } from '@opentelemetry/sdk-trace';
 import { BoundedBatchSpanProcessor, DEFAULT_SPAN_BATCH, type SpanBatchOptions } from './span-processor.js';
 import { otlpExporter } from './otlp-exporter.js';
+import { PresetTraceIds, randomSpanId } from './trace-ids.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
 
@@ -68,36 +72,48 @@ export interface SpanEnd {
 const w3c = new W3CTraceContextPropagator();
 const b3 = new B3Propagator();
 
+// A span as the layers see it. `span` is the SDK's span for a sampled one; an unsampled span has no SDK
+// object at all, only its ids, which are all the next hop needs (see Tracing.start).
 export class SpanHandle {
   private ended = false;
   private ctx: Context | undefined;
 
   constructor(
-    readonly span: Span,
+    readonly span: Span | undefined,
+    readonly spanContext: SpanContext,
     private readonly kind: SpanKind,
   ) {}
 
   get traceId(): string {
-    return this.span.spanContext().traceId;
+    return this.spanContext.traceId;
+  }
+
+  get spanId(): string {
+    return this.spanContext.spanId;
   }
 
   get sampled(): boolean {
-    return this.span.isRecording();
+    return this.span !== undefined && this.span.isRecording();
   }
 
   // The context children start from; built once, only when a child or inject asks for it.
   get context(): Context {
-    return (this.ctx ??= trace.setSpan(ROOT_CONTEXT, this.span));
+    return (this.ctx ??= trace.setSpan(ROOT_CONTEXT, this.span ?? trace.wrapSpanContext(this.spanContext)));
   }
 
   set(name: string, value: AttributeValue | null | undefined): void {
-    if (value !== null && value !== undefined && this.span.isRecording()) this.span.setAttribute(name, value);
+    if (value !== null && value !== undefined && this.span?.isRecording() === true) this.span.setAttribute(name, value);
+  }
+
+  updateName(name: string): void {
+    if (this.span?.isRecording() === true) this.span.updateName(name);
   }
 
   end(result: SpanEnd): void {
     if (this.ended) return;
     this.ended = true;
     const span = this.span;
+    if (span === undefined) return;
     if (!span.isRecording()) {
       span.end();
       return;
@@ -120,6 +136,12 @@ export class SpanHandle {
 }
 
 type HeaderBag = Record<string, string | string[] | number | undefined>;
+
+function unsampledSpan(traceId: string, traceState: SpanContext['traceState'], kind: SpanKind): SpanHandle {
+  const ids: SpanContext = { traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE };
+  if (traceState !== undefined) ids.traceState = traceState;
+  return new SpanHandle(undefined, ids, kind);
+}
 
 // W3C first; B3 (single "b3" or multi "x-b3-*" headers) only when there is no valid traceparent.
 export function extractContext(headers: HeaderBag): Context {
@@ -160,6 +182,7 @@ export class Tracing {
   private readonly provider: TracerProvider;
   private readonly tracer: Tracer;
   private readonly processor: BoundedBatchSpanProcessor | undefined;
+  private readonly ids = new PresetTraceIds();
 
   constructor(readonly config: TracingConfig) {
     const batch = { ...DEFAULT_SPAN_BATCH, ...config.batch };
@@ -173,6 +196,7 @@ export class Tracing {
     this.provider = new TracerProvider({
       resource: resourceFromAttributes(resource),
       sampler: this.sampler,
+      idGenerator: this.ids,
       spanProcessors: this.processor ? [this.processor] : [],
     });
     this.tracer = this.provider.getTracer('tsmesh-sidecar');
@@ -210,18 +234,36 @@ export class Tracing {
 
   // One try of an outbound request, a child of the outbound span.
   startClientSpan(parent: SpanHandle | Context, attrs?: Attributes, name = 'attempt'): SpanHandle {
-    return this.start(name, SpanKind.CLIENT, parent instanceof SpanHandle ? parent.context : parent, attrs);
+    return this.start(name, SpanKind.CLIENT, parent, attrs);
   }
 
-  private start(name: string, kind: SpanKind, parent: Context, attrs: Attributes | undefined): SpanHandle {
-    const span = this.tracer.startSpan(name, { kind }, parent);
+  // At the default 1 % nearly every span is unsampled, and the SDK would still build a span, a context
+  // and a sampling result for each. The sampler is always ParentBased (samplerFor), which never records
+  // under an unsampled parent, so that case needs no SDK at all; a new trace asks the sampler first, with
+  // the trace id the SDK is then made to use (PresetTraceIds), so the decision is the sampler's own.
+  private start(name: string, kind: SpanKind, parent: SpanHandle | Context, attrs: Attributes | undefined): SpanHandle {
+    const parentIds = parent instanceof SpanHandle ? parent.spanContext : trace.getSpanContext(parent);
+    let parentContext: Context = ROOT_CONTEXT;
+    if (parentIds !== undefined && isSpanContextValid(parentIds)) {
+      if ((parentIds.traceFlags & TraceFlags.SAMPLED) === 0) return unsampledSpan(parentIds.traceId, parentIds.traceState, kind);
+      parentContext = parent instanceof SpanHandle ? parent.context : (parent as Context);
+    } else {
+      const traceId = this.ids.generateTraceId();
+      if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, name, kind, attrs ?? {}, []).decision === SamplingDecision.NOT_RECORD) return unsampledSpan(traceId, undefined, kind);
+      this.ids.preset(traceId);
+    }
+    const span = this.tracer.startSpan(name, { kind }, parentContext);
     if (attrs !== undefined && span.isRecording()) span.setAttributes(attrs);
-    return new SpanHandle(span, kind);
+    return new SpanHandle(span, span.spanContext(), kind);
   }
 
   // Writes traceparent (and tracestate when there is one) so the next hop continues from this span.
   inject(span: SpanHandle, headersOut: HeaderBag): void {
-    w3c.inject(span.context, headersOut, defaultTextMapSetter);
+    const ids = span.spanContext;
+    if (!isSpanContextValid(ids)) return;
+    headersOut['traceparent'] = `00-${ids.traceId}-${ids.spanId}-0${(ids.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
+    const state = ids.traceState?.serialize();
+    if (state) headersOut['tracestate'] = state;
   }
 
   forceFlush(): Promise<void> {
