@@ -5,23 +5,25 @@ import { AdminClient, readMeshctlConfig } from '@tsmesh/control-plane';
 import { startProcess, sleep } from './procs.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = {
-  controlPlane: join(REPO_ROOT, 'control-plane', 'bin', 'mesh-control-plane.js'),
-  sidecar: join(REPO_ROOT, 'sidecar', 'bin', 'mesh-sidecar.js'),
-};
+// The binaries of a built tree: this checkout's, or another's (bench/ab.mjs compares two builds).
+export const binariesOf = (root) => ({
+  controlPlane: join(root, 'control-plane', 'bin', 'mesh-control-plane.js'),
+  sidecar: join(root, 'sidecar', 'bin', 'mesh-sidecar.js'),
+});
+export const BIN = binariesOf(REPO_ROOT);
 
-export async function startControlPlane(dataDir) {
-  const init = startProcess('cp-init', process.execPath, [BIN.controlPlane, 'init', '--data-dir', dataDir, '--meshctl-config', join(dataDir, 'meshctl.yaml')]);
+export async function startControlPlane(dataDir, bin = BIN) {
+  const init = startProcess('cp-init', process.execPath, [bin.controlPlane, 'init', '--data-dir', dataDir, '--meshctl-config', join(dataDir, 'meshctl.yaml')]);
   const code = await init.exited;
   if (code !== 0) throw new Error(`mesh-control-plane init failed (${code}):\n${init.output()}`);
-  const proc = startProcess('control-plane', process.execPath, [BIN.controlPlane, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0']);
+  const proc = startProcess('control-plane', process.execPath, [bin.controlPlane, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0']);
   const ready = await proc.waitForEvent((e) => e.event === 'listening');
   const address = String(ready.address);
   const config = readMeshctlConfig(join(dataDir, 'meshctl.yaml'));
   if (!config.ok) throw new Error(config.error);
   const meshctlConfig = { ...config.value, server: address };
   const admin = new AdminClient(meshctlConfig);
-  return { proc, address, admin, dataDir, meshctlConfig };
+  return { proc, address, admin, dataDir, meshctlConfig, bin };
 }
 
 // One sidecar with its default pipeline; nodeArgs e.g. ['--cpu-prof', '--cpu-prof-dir', dir].
@@ -30,7 +32,7 @@ export async function startSidecar(cp, { service, namespace, appPort, nodeArgs =
   const token = await cp.admin.createJoinToken({ namespace, serviceAccount: service, ttlSeconds: 600, maxUses: 1 });
   const args = [
     ...nodeArgs,
-    BIN.sidecar, 'run',
+    cp.bin.sidecar, 'run',
     '--service', service,
     '--namespace', namespace,
     '--control-plane', cp.address,

@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// A/B of two builds of the M pair: CPU time per request of each sidecar under wrk, rounds alternating.
+// CPU per request is steadier than throughput on a shared machine. See bench/README.md ("A/B").
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet } from './lib/procs.mjs';
+import { median, min, max, fmt } from './lib/stats.mjs';
+
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const REPO_ROOT = join(BENCH_DIR, '..');
+
+const USAGE = `node bench/ab.mjs --base REV [options]
+
+Builds git revision REV (e.g. HEAD~1, or a commit) into a temp tree next to this checkout's build, then
+for each round starts a control plane and the M pair (client sidecar -> mTLS h2 -> server sidecar ->
+nginx) from one build, drives it with wrk (2 s warm-up, then the measured run), and reads each
+sidecar's utime and stime from /proc; the two builds alternate, and which goes first alternates too.
+Prints µs of CPU per request (user + system) per sidecar, the medians per build, and the change.
+
+Options:
+  --base REV        the "before" build: a git revision of this repository                [HEAD]
+  --base-dir DIR    use a tree already built at DIR instead of building REV
+  --duration S      measured seconds per run (after a 2 s warm-up)                       [10]
+  --rounds N        runs per build                                                       [4]
+  --connections C   wrk connections                                                      [32]
+  --no-build        do not run tsc -b in this checkout first
+  --help            this text
+`;
+
+const args = parseCli(
+  {
+    base: { type: 'string', default: 'HEAD' },
+    'base-dir': { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '32' },
+    'no-build': { type: 'boolean', default: false },
+  },
+  USAGE,
+);
+const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections) };
+const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const cleanup = stopOnExit(log);
+
+function build(root) {
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`tsc -b failed in ${root}`);
+}
+
+// REV's files in a temp dir, with this checkout's node_modules hard-linked in (same lockfile assumed).
+function checkoutBase(rev, dir) {
+  const sha = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C "${dir}"`], { cwd: REPO_ROOT });
+  execFileSync('cp', ['-al', join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules')]);
+  return sha;
+}
+
+// /proc/<pid>/stat utime and stime, in seconds.
+function times(pid) {
+  const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const tick = 100;
+  return { user: Number(f[11]) / tick, system: Number(f[12]) / tick };
+}
+
+// One pair from one build, with its own nginx and control plane; all of it stopped and removed after.
+async function runOnce(label, root) {
+  const { startNginx } = await import('./lib/peers.mjs');
+  const { startControlPlane, startMeshPair, binariesOf } = await import('./lib/mesh.mjs');
+  const dir = makeTempDir(`ab-${label}`);
+  const nginx = await startNginx(dir);
+  const cp = await startControlPlane(join(dir, 'mesh-data'), binariesOf(root));
+  try {
+    const m = await startMeshPair(cp, nginx.port);
+    const { status } = await httpGet(m.entryPort, m.hostHeader);
+    if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
+    const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
+    wrk(2);
+    const before = { client: times(m.client.pid), server: times(m.server.pid) };
+    const w = wrk(P.duration);
+    const after = { client: times(m.client.pid), server: times(m.server.pid) };
+    const requests = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]);
+    if (w.status !== 0 || !(requests > 0)) throw new Error(`${label}: wrk failed (${w.status}):\n${w.stdout}${w.stderr}`);
+    const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(w.stdout)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(w.stdout) ? 1 : 0);
+    const us = (side, kind) => ((after[side][kind] - before[side][kind]) / requests) * 1e6;
+    const r = {
+      client: { user: us('client', 'user'), system: us('client', 'system') },
+      server: { user: us('server', 'user'), system: us('server', 'system') },
+      rps,
+      errors,
+    };
+    for (const side of ['client', 'server']) r[side].total = r[side].user + r[side].system;
+    r.pair = r.client.total + r.server.total;
+    return r;
+  } finally {
+    cp.admin.close();
+    await stopAll();
+  }
+}
+
+const line = (label, r) =>
+  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs${r.errors ? `  ${r.errors} errors` : ''}`;
+
+async function main() {
+  let baseRoot = args['base-dir'] ? resolve(args['base-dir']) : undefined;
+  let baseLabel = baseRoot ?? args.base;
+  if (!baseRoot) {
+    // Not a makeTempDir: those are removed after every run, and this tree serves all of them.
+    baseRoot = mkdtempSync(join(tmpdir(), 'tsmesh-bench-ab-base-'));
+    process.on('exit', () => rmSync(baseRoot, { recursive: true, force: true }));
+    const sha = checkoutBase(args.base, baseRoot);
+    baseLabel = `${args.base} (${sha.slice(0, 7)})`;
+    log(`building ${baseLabel} in ${baseRoot}`);
+    build(baseRoot);
+  }
+  if (!existsSync(join(baseRoot, 'sidecar', 'dist'))) throw new Error(`${baseRoot} has no sidecar/dist: build it first`);
+  if (!args['no-build']) {
+    log('building this checkout (tsc -b)');
+    build(REPO_ROOT);
+  }
+  const builds = { base: { root: baseRoot, runs: [] }, head: { root: REPO_ROOT, runs: [] } };
+  for (let round = 0; round < P.rounds; round += 1) {
+    const order = round % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
+    for (const label of order) {
+      const r = await runOnce(label, builds[label].root);
+      builds[label].runs.push(r);
+      log(line(label, r));
+    }
+  }
+  const summary = (runs, pick) => {
+    const xs = runs.map(pick);
+    return { median: median(xs), min: min(xs), max: max(xs) };
+  };
+  process.stdout.write(`\nA/B under wrk -t1 -c${P.connections}, ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
+  process.stdout.write(`base: ${baseLabel}\nhead: this checkout\n\n`);
+  process.stdout.write('| build | req/s | client sidecar | server sidecar | pair |\n| --- | --- | --- | --- | --- |\n');
+  const medians = {};
+  for (const [label, b] of Object.entries(builds)) {
+    const cell = (pick, digits = 0) => {
+      const s = summary(b.runs, pick);
+      return `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`;
+    };
+    medians[label] = summary(b.runs, (r) => r.pair).median;
+    process.stdout.write(`| ${label} | ${cell((r) => r.rps)} | ${cell((r) => r.client.total)} | ${cell((r) => r.server.total)} | ${cell((r) => r.pair)} |\n`);
+  }
+  const change = (medians.head / medians.base - 1) * 100;
+  process.stdout.write(`\npair CPU per request: head ${change >= 0 ? '+' : ''}${change.toFixed(1)} % vs base\n`);
+}
+
+main().then(
+  async () => {
+    await cleanup();
+    process.exit(0);
+  },
+  async (error) => {
+    log(`failed: ${error.stack ?? error}`);
+    await cleanup();
+    process.exit(1);
+  },
+);
