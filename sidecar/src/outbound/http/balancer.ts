@@ -20,6 +20,10 @@ export interface ConnectionCounter {
   has(endpoint: ServiceEndpoint): boolean;
 }
 
+// The endpoint list the outlier detector last saw, per detector: discovery hands out the same array until
+// the endpoints change, so the detector is told only about changes, not on every request.
+const told = new WeakMap<object, readonly ServiceEndpoint[]>();
+
 export function balancerLayer(resolver: EndpointResolver, destinations: Destinations, connections: ConnectionCounter): OutboundLayer {
   return (next) => async (req) => {
     const backend = req.backend ?? req.service;
@@ -35,7 +39,10 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
       throw new NoEndpointsError(pinned === null ? `outbound/balancer: service ${key} has no live endpoint` : `outbound/balancer: the pod the app dialled (${pinned}) is not a live endpoint of ${key}`);
     }
     const destination = destinations.get(backend);
-    destination.outliers.setEndpoints(resolved.value.map((e) => e.address));
+    if (told.get(destination.outliers) !== resolved.value) {
+      destination.outliers.setEndpoints(resolved.value.map((e) => e.address));
+      told.set(destination.outliers, resolved.value);
+    }
     // At the connection limit, only endpoints already connected are candidates.
     const max = destination.maxConnections;
     const atLimit = max !== null && endpoints.reduce((n, e) => (connections.has(e) ? n + 1 : n), 0) >= max;

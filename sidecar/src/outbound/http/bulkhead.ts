@@ -1,22 +1,17 @@
 // Bulkhead: a destination's concurrency limit, held until the response body ends, so one slow service cannot take all.
-import { cancelReason, type OutboundLayer } from './types.js';
+import { cancelReason, type OutboundHandler, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
 import { PoolOverflowError } from '../../errors.js';
-import type { Destinations } from '../destinations.js';
-import { serviceKey } from '../../discovery/endpoint-resolver.js';
+import type { Destination, Destinations } from '../destinations.js';
+import type { Bulkhead } from '../../resilience/bulkhead.js';
 
 export function bulkheadLayer(destinations: Destinations): OutboundLayer {
-  return (next) => async (req) => {
-    const backend = req.backend ?? req.service;
-    if (!backend) return next(req);
-    const destination = destinations.get(backend);
-    const bulkhead = destination.bulkhead;
-    if (!bulkhead) return next(req);
+  async function withSlot(next: OutboundHandler, req: OutboundRequest, destination: Destination, bulkhead: Bulkhead): Promise<UpstreamResponse> {
     const admitted = await bulkhead.acquire(req.signal);
     if (!admitted.ok) {
       if (req.signal.aborted) throw cancelReason(req);
       destination.counters.poolOverflow++;
       destinations.events.poolOverflow?.(destination.key);
-      throw new PoolOverflowError(`outbound/pool: ${serviceKey(backend)} is at its limit (${bulkhead.active} in flight, ${bulkhead.pending} waiting): ${admitted.error.message}`);
+      throw new PoolOverflowError(`outbound/pool: ${destination.key} is at its limit (${bulkhead.active} in flight, ${bulkhead.pending} waiting): ${admitted.error.message}`);
     }
     const release = admitted.value;
     try {
@@ -28,5 +23,12 @@ export function bulkheadLayer(destinations: Destinations): OutboundLayer {
       release();
       throw error;
     }
+  }
+  return (next) => (req) => {
+    const backend = req.backend ?? req.service;
+    if (!backend) return next(req);
+    const destination = destinations.get(backend);
+    // Most destinations set no limit: no promise of our own for them.
+    return destination.bulkhead ? withSlot(next, req, destination, destination.bulkhead) : next(req);
   };
 }

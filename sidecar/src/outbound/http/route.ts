@@ -1,5 +1,5 @@
 // Route layer: matches the request against the service's HTTPRoutes and picks a weighted backend.
-import type { ServiceRoutes } from '@tsmesh/proto';
+import type { RoutePlan, ServiceRoutes } from '@tsmesh/proto';
 import type { ServiceName } from '../../discovery/endpoint-resolver.js';
 import { InternalError, NoEndpointsError } from '../../errors.js';
 import { defaultPlan, pickBackend, routeTable } from '@tsmesh/proto';
@@ -13,6 +13,19 @@ export interface RouteSource {
   prepare?(service: ServiceName, signal: CancelSignal): Promise<void> | undefined;
 }
 
+// The default plan of a service whose routes matched nothing, built once per pushed ServiceRoutes.
+const defaultPlans = new WeakMap<ServiceRoutes, RoutePlan>();
+
+function defaultPlanOf(routes: ServiceRoutes | undefined, service: ServiceName): RoutePlan {
+  if (routes === undefined) return defaultPlan(service);
+  let plan = defaultPlans.get(routes);
+  if (plan === undefined) {
+    plan = defaultPlan({ name: routes.service, namespace: routes.namespace });
+    defaultPlans.set(routes, plan);
+  }
+  return plan;
+}
+
 export function routeLayer(source: RouteSource | undefined, random: () => number = Math.random): OutboundLayer {
   return (next) => async (req) => {
     const service = req.service;
@@ -22,7 +35,7 @@ export function routeLayer(source: RouteSource | undefined, random: () => number
     const routes = source?.routes(service);
     const headers = req.headers;
     const plan =
-      (routes && routeTable(routes).select({ method: req.method, path: req.path, header: (name) => headerValue(headers[name]) })) ?? defaultPlan(service);
+      (routes && routeTable(routes).select({ method: req.method, path: req.path, header: (name) => headerValue(headers[name]) })) ?? defaultPlanOf(routes, service);
     const backend = pickBackend(plan, random());
     if (!backend) throw new NoEndpointsError(`outbound/route: route ${plan.name} of ${service.name}.${service.namespace} has no backend with a weight above 0`);
     req.route = plan;
