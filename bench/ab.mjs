@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuTimes } from './lib/procs.mjs';
 import { median, min, max, fmt } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -59,14 +59,6 @@ function checkoutBase(rev, dir) {
   return sha;
 }
 
-// /proc/<pid>/stat utime and stime, in seconds.
-function times(pid) {
-  const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const tick = 100;
-  return { user: Number(f[11]) / tick, system: Number(f[12]) / tick };
-}
-
 // One pair from one build, with its own nginx and control plane; all of it stopped and removed after.
 async function runOnce(label, root) {
   const { startNginx } = await import('./lib/peers.mjs');
@@ -80,9 +72,9 @@ async function runOnce(label, root) {
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
     const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
     wrk(2);
-    const before = { client: times(m.client.pid), server: times(m.server.pid) };
+    const before = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     const w = wrk(P.duration);
-    const after = { client: times(m.client.pid), server: times(m.server.pid) };
+    const after = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     const requests = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]);
     if (w.status !== 0 || !(requests > 0)) throw new Error(`${label}: wrk failed (${w.status}):\n${w.stdout}${w.stderr}`);

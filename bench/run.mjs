@@ -21,10 +21,11 @@ Builds the workspaces (tsc -b), installs haproxy, nginx and wrk from Debian when
 as root, runs the scenarios on 127.0.0.1 and writes bench/results/<timestamp>.{md,json} and
 bench/results/latest.md.
 
-Scenarios (all by default):   --scenarios D,H,N,M,CP,CA
+Scenarios (all by default):   --scenarios D,H,N,F,M,CP,CA
   D   client -> nginx
   H   client -> HAProxy -> mTLS (TLS 1.3, RSA-2048, h2) -> HAProxy -> nginx
   N   client -> http-proxy (Node) -> mTLS (TLS 1.3, RSA-2048, HTTP/1.1 keep-alive) -> http-proxy -> nginx
+  F   the floor: M's hops in bare Node (node:http -> node:http2 over mTLS -> node:http), no mesh features
   M   client -> tsmesh sidecar (client-only) -> mTLS h2 -> tsmesh sidecar (backend.bench) -> nginx
   CP  control plane: Apply -> ACK by every one of --sims simulated sidecars (one process)
   CA  workload CSRs signed per second (in process)
@@ -52,7 +53,7 @@ Options:
 const args = parseCli(
   {
     quick: { type: 'boolean', default: false },
-    scenarios: { type: 'string', default: 'D,H,N,M,CP,CA' },
+    scenarios: { type: 'string', default: 'D,H,N,F,M,CP,CA' },
     runs: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string', default: '32' },
@@ -92,7 +93,7 @@ const P = {
   caSeconds: quick ? 1.5 : 3,
 };
 const wanted = new Set(args.scenarios.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean));
-for (const s of wanted) if (!['D', 'H', 'N', 'M', 'CP', 'CA'].includes(s)) {
+for (const s of wanted) if (!['D', 'H', 'N', 'F', 'M', 'CP', 'CA'].includes(s)) {
   process.stderr.write(`unknown scenario "${s}"\n\n${USAGE}`);
   process.exit(2);
 }
@@ -207,7 +208,7 @@ async function main() {
     const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: REPO_ROOT, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('tsc -b failed; fix the build first (or --no-build to use what is in dist/)');
   }
-  const dataPlane = ['D', 'H', 'N', 'M'].filter((s) => wanted.has(s));
+  const dataPlane = ['D', 'H', 'N', 'F', 'M'].filter((s) => wanted.has(s));
   let missing = [];
   if (dataPlane.length > 0) missing = ensurePeers();
   const skipped = {};
@@ -217,7 +218,7 @@ async function main() {
 
   // Only after the build: these import the workspaces' dist/.
   const { writeBenchCertificates } = await import('./lib/certs.mjs');
-  const { startNginx, startHaproxyPair, startNodePair, BACKEND_BODY } = await import('./lib/peers.mjs');
+  const { startNginx, startHaproxyPair, startNodePair, startFloorPair, BACKEND_BODY } = await import('./lib/peers.mjs');
   const { startControlPlane, startMeshPair } = await import('./lib/mesh.mjs');
   const { topSelfTime } = await import('./lib/profile.mjs');
 
@@ -257,6 +258,10 @@ end
       if (id === 'N') {
         const n = await startNodePair(certDir, nginx.port);
         stacks.push({ id, entryPort: n.entryPort, hostHeader: host, meshPort: n.meshPort, procs: [{ role: 'client', proc: n.client }, { role: 'server', proc: n.server }] });
+      }
+      if (id === 'F') {
+        const f = await startFloorPair(certDir, nginx.port);
+        stacks.push({ id, entryPort: f.entryPort, hostHeader: host, meshPort: f.meshPort, procs: [{ role: 'client', proc: f.client }, { role: 'server', proc: f.server }] });
       }
       if (id === 'M') {
         cp = await startControlPlane(join(dir, 'mesh-data'));
@@ -429,6 +434,8 @@ function targets(results) {
   add('Config -> ACK p99, 1,000 sidecars', '<= 1 s', cp1000 ? cp1000.p99Ms : NaN, cp1000 ? `${fmt(cp1000.p99Ms)} ms` : 'n/a', cp1000 ? cp1000.p99Ms <= 1000 : false);
   const ca = results.ca?.perSecondMedian ?? NaN;
   add('CA CSRs signed per second', '>= 1,000', ca, `${fmt(ca)} /s`, ca >= 1000);
+  // Not a goal of the issue: how much of M's cost is the mesh's own, next to Node's bare http/http2 on the same hops.
+  add('For reference: throughput M / F (the bare Node floor)', 'info', thr('M') / thr('F'), `${(thr('M') / thr('F')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('F'))} req/s); F / H ${(thr('F') / thr('H')).toFixed(2)}`, null);
   t.push({ name: 'No RSS growth over a 10-minute soak', goal: 'flat', value: null, display: 'not measured by this harness: npm run bench:soak (bench/results/soak-latest.md)', met: null });
   return t;
 }
@@ -440,9 +447,9 @@ function markdown(r) {
   L.push(`${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}; ${r.versions.haproxy ?? 'no haproxy'}; ${r.versions.nginx ?? 'no nginx'}; ${r.versions.wrk ?? 'no wrk'}.`);
   L.push(`Saturation: wrk -t${p.threads} -c${p.connections}, ${p.runs} × ${p.duration} s per scenario, interleaved; median (min–max). Latency: open loop at ${p.rate} req/s over ${p.latencyConnections} connections, ${p.latencyRuns} × ${p.latencyDuration} s (after ${p.latencyWarmup} s warm-up); median of runs (min–max).${p.quick ? ' **Quick run: too short to quote.**' : ''}`, '');
   for (const [id, why] of Object.entries(r.skipped)) L.push(`Skipped ${id}: ${why}.`);
-  const ids = ['D', 'H', 'N', 'M'].filter((id) => r.scenarios[id]);
+  const ids = ['D', 'H', 'N', 'F', 'M'].filter((id) => r.scenarios[id]);
   if (ids.length > 0) {
-    const names = { D: 'D direct → nginx', H: 'H HAProxy pair', N: 'N http-proxy pair', M: 'M tsmesh sidecars' };
+    const names = { D: 'D direct → nginx', H: 'H HAProxy pair', N: 'N http-proxy pair', F: 'F bare Node h2 pair (floor)', M: 'M tsmesh sidecars' };
     const pair = (o, d = 3) => (o && Object.keys(o).length ? `${fmt(o.client, d)} / ${fmt(o.server, d)}` : '—');
     const lat = (x) => `${ms(x.median)} (${ms(x.min)}–${ms(x.max)})`;
     L.push(`| scenario | req/s at saturation | p50 ms @${p.rate}/s | p99 ms | p99.9 ms | CPU s per 1k req (client / server proxy) | RSS MB idle (client / server) | RSS MB peak | new conns per 1k req (steady / saturation) |`);
@@ -463,7 +470,7 @@ function markdown(r) {
   }
   if (r.ca) L.push(`CA: ${fmt(r.ca.perSecondMedian)} CSRs signed per second (${fmt(r.ca.perSecondMin)}–${fmt(r.ca.perSecondMax)}, in process, one at a time).`, '');
   L.push('| target | goal | measured | met |', '| --- | --- | --- | --- |');
-  for (const t of r.targets) L.push(`| ${t.name} | ${t.goal} | ${t.display} | ${t.met === null ? 'not measured' : t.met ? 'met' : '**not met**'} |`);
+  for (const t of r.targets) L.push(`| ${t.name} | ${t.goal} | ${t.display} | ${t.goal === 'info' ? '—' : t.met === null ? 'not measured' : t.met ? 'met' : '**not met**'} |`);
   L.push('');
   if (r.profile) {
     L.push(`## Where the time goes in M (--cpu-prof, ${fmt(r.profile.rps)} req/s while profiled)`, '');

@@ -87,13 +87,20 @@ backend mesh
 }
 
 const NODE_PROXY = fileURLToPath(new URL('./node-proxy.mjs', import.meta.url));
+const FLOOR_PROXY = fileURLToPath(new URL('./floor-proxy.mjs', import.meta.url));
 
-// Scenario N: the same pair from http-proxy (HTTP/1.1 over TLS 1.3 between, keep-alive pools both sides).
-export async function startNodePair(certDir, backendPort) {
+// A pair of one script's two roles: the server half on the mesh port, the client half in front of it.
+async function startScriptPair(name, script, certDir, backendPort) {
   const [inPort, meshPort] = [await freePort(), await freePort()];
-  const server = startProcess('node-proxy-server', process.execPath, [NODE_PROXY, '--role', 'server', '--listen', String(meshPort), '--target-port', String(backendPort), '--certs', certDir], { env: { NODE_NO_WARNINGS: '1' } });
+  const server = startProcess(`${name}-server`, process.execPath, [script, '--role', 'server', '--listen', String(meshPort), '--target-port', String(backendPort), '--certs', certDir], { env: { NODE_NO_WARNINGS: '1' } });
   await server.waitForEvent((e) => e.event === 'listening');
-  const client = startProcess('node-proxy-client', process.execPath, [NODE_PROXY, '--role', 'client', '--listen', String(inPort), '--target-port', String(meshPort), '--certs', certDir], { env: { NODE_NO_WARNINGS: '1' } });
+  const client = startProcess(`${name}-client`, process.execPath, [script, '--role', 'client', '--listen', String(inPort), '--target-port', String(meshPort), '--certs', certDir], { env: { NODE_NO_WARNINGS: '1' } });
   await client.waitForEvent((e) => e.event === 'listening');
   return { client, server, entryPort: inPort, meshPort };
 }
+
+// Scenario N: the same pair from http-proxy (HTTP/1.1 over TLS 1.3 between, keep-alive pools both sides).
+export const startNodePair = (certDir, backendPort) => startScriptPair('node-proxy', NODE_PROXY, certDir, backendPort);
+
+// Scenario F: M's hops (HTTP/1.1 -> h2 over mTLS -> HTTP/1.1) in bare Node, without any of the mesh's features.
+export const startFloorPair = (certDir, backendPort) => startScriptPair('floor-proxy', FLOOR_PROXY, certDir, backendPort);

@@ -165,16 +165,22 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-// utime + stime of one process, in seconds.
-export function cpuSeconds(pid) {
+// utime and stime of one process, in seconds.
+export function cpuTimes(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces; fields are counted after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
+}
+
+// utime + stime of one process, in seconds.
+export function cpuSeconds(pid) {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 // VmRSS and VmHWM in MiB.
