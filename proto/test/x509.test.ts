@@ -1,5 +1,6 @@
 // X.509 helpers: CSRs round-trip and refuse tampering, built certificates verify with node:crypto.
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCertificate, certificateInfo, createCsr, generateKeyPair, parseCsr, splitPemBundle, type KeyPair } from '../src/identity/x509.js';
@@ -102,6 +103,19 @@ describe('certificates', () => {
     expect(leaf.ca).toBe(false);
     expect(leaf.subjectAltName).toBe(`URI:${SPIFFE_ID}, DNS:localhost, IP Address:127.0.0.1`);
     expect(certificateInfo(leafPem).spiffeIds).toEqual([SPIFFE_ID]);
+  });
+
+  it('writes the PEM forge writes, and reads CSR keys of any size as forge and OpenSSL do', () => {
+    const forge = createRequire(import.meta.url)('node-forge') as typeof import('node-forge');
+    for (const modulusLength of [1024, 2048, 3072, 4096]) {
+      const pair = generateKeyPairSync('rsa', { modulusLength, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+      const parsed = parseCsr(createCsr({ privateKeyPem: pair.privateKey, publicKeyPem: pair.publicKey, spiffeId: SPIFFE_ID }));
+      if (!parsed.ok) throw new Error(parsed.error);
+      expect(parsed.value.publicKeyPem).toBe(forge.pki.publicKeyToPem(forge.pki.publicKeyFromPem(pair.publicKey)));
+      const leafPem = buildCertificate({ publicKeyPem: parsed.value.publicKeyPem, issuerCertPem: rootPem, issuerKeyPem: rootKeys.privateKeyPem, spiffeId: SPIFFE_ID, isCa: false, notBefore: new Date(), notAfter: new Date(Date.now() + HOUR) });
+      expect(leafPem).toBe(forge.pki.certificateToPem(forge.pki.certificateFromPem(leafPem)));
+      expect(new X509Certificate(leafPem).publicKey.export({ type: 'spki', format: 'pem' })).toBe(pair.publicKey);
+    }
   });
 
   it('a leaf does not verify against another key', () => {
