@@ -1,6 +1,7 @@
 // X.509 helpers: CSRs round-trip and refuse tampering, built certificates verify with node:crypto.
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
+import type Forge from 'node-forge';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCertificate, certificateInfo, createCsr, generateKeyPair, parseCsr, splitPemBundle, type KeyPair } from '../src/identity/x509.js';
@@ -106,7 +107,7 @@ describe('certificates', () => {
   });
 
   it('writes the PEM forge writes, and reads CSR keys of any size as forge and OpenSSL do', () => {
-    const forge = createRequire(import.meta.url)('node-forge') as typeof import('node-forge');
+    const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
     for (const modulusLength of [1024, 2048, 3072, 4096]) {
       const pair = generateKeyPairSync('rsa', { modulusLength, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
       const parsed = parseCsr(createCsr({ privateKeyPem: pair.privateKey, publicKeyPem: pair.publicKey, spiffeId: SPIFFE_ID }));
