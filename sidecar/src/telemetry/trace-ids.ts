@@ -19,7 +19,7 @@ export function randomSpanId(): string {
 export class PresetTraceIds implements IdGenerator {
   private next: string | undefined;
 
-  preset(traceId: string): void {
+  preset(traceId: string | undefined): void {
     this.next = traceId;
   }
 

@@ -253,6 +253,8 @@ export class Tracing {
       this.ids.preset(traceId);
     }
     const span = this.tracer.startSpan(name, { kind }, parentContext);
+    // Normally the SDK took the preset id; never let it reach a later trace if it did not.
+    this.ids.preset(undefined);
     if (attrs !== undefined && span.isRecording()) span.setAttributes(attrs);
     return new SpanHandle(span, span.spanContext(), kind);
   }
