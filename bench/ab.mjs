@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuTimes } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuTimes, memoryDetail } from './lib/procs.mjs';
 import { median, min, max, fmt } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -22,7 +22,10 @@ Prints µs of CPU per request (user + system) per sidecar, the medians per build
 
 Options:
   --base REV        the "before" build: a git revision of this repository                [HEAD]
-  --base-dir DIR    use a tree already built at DIR instead of building REV
+  --base-dir DIR    use a tree already built at DIR instead of building REV (. for this checkout,
+                    e.g. to compare node flags)
+  --base-node-args=ARGS, --head-node-args=ARGS
+                    extra node flags for the sidecars of one build, e.g. --head-node-args="--max-semi-space-size=1"
   --duration S      measured seconds per run (after a 2 s warm-up)                       [10]
   --rounds N        runs per build                                                       [4]
   --connections C   wrk connections                                                      [32]
@@ -34,6 +37,8 @@ const args = parseCli(
   {
     base: { type: 'string', default: 'HEAD' },
     'base-dir': { type: 'string' },
+    'base-node-args': { type: 'string', default: '' },
+    'head-node-args': { type: 'string', default: '' },
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '32' },
@@ -60,14 +65,14 @@ function checkoutBase(rev, dir) {
 }
 
 // One pair from one build, with its own nginx and control plane; all of it stopped and removed after.
-async function runOnce(label, root) {
+async function runOnce(label, root, nodeArgs) {
   const { startNginx } = await import('./lib/peers.mjs');
   const { startControlPlane, startMeshPair, binariesOf } = await import('./lib/mesh.mjs');
   const dir = makeTempDir(`ab-${label}`);
   const nginx = await startNginx(dir);
   const cp = await startControlPlane(join(dir, 'mesh-data'), binariesOf(root));
   try {
-    const m = await startMeshPair(cp, nginx.port);
+    const m = await startMeshPair(cp, nginx.port, nodeArgs);
     const { status } = await httpGet(m.entryPort, m.hostHeader);
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
     const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
@@ -85,6 +90,8 @@ async function runOnce(label, root) {
       server: { user: us('server', 'user'), system: us('server', 'system') },
       rps,
       errors,
+      // VmHWM in MB (10^6 bytes): the peak over the whole run, start-up included.
+      peakMB: { client: memoryDetail(m.client.pid).hwm / 1e6, server: memoryDetail(m.server.pid).hwm / 1e6 },
     };
     for (const side of ['client', 'server']) r[side].total = r[side].user + r[side].system;
     r.pair = r.client.total + r.server.total;
@@ -96,7 +103,7 @@ async function runOnce(label, root) {
 }
 
 const line = (label, r) =>
-  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs${r.errors ? `  ${r.errors} errors` : ''}`;
+  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs  peak ${fmt(r.peakMB.client, 1)} / ${fmt(r.peakMB.server, 1)} MB${r.errors ? `  ${r.errors} errors` : ''}`;
 
 async function main() {
   let baseRoot = args['base-dir'] ? resolve(args['base-dir']) : undefined;
@@ -115,11 +122,12 @@ async function main() {
     log('building this checkout (tsc -b)');
     build(REPO_ROOT);
   }
-  const builds = { base: { root: baseRoot, runs: [] }, head: { root: REPO_ROOT, runs: [] } };
+  const flags = (name) => args[name].split(' ').filter(Boolean);
+  const builds = { base: { root: baseRoot, nodeArgs: flags('base-node-args'), runs: [] }, head: { root: REPO_ROOT, nodeArgs: flags('head-node-args'), runs: [] } };
   for (let round = 0; round < P.rounds; round += 1) {
     const order = round % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
     for (const label of order) {
-      const r = await runOnce(label, builds[label].root);
+      const r = await runOnce(label, builds[label].root, builds[label].nodeArgs);
       builds[label].runs.push(r);
       log(line(label, r));
     }
@@ -129,8 +137,9 @@ async function main() {
     return { median: median(xs), min: min(xs), max: max(xs) };
   };
   process.stdout.write(`\nA/B under wrk -t1 -c${P.connections}, ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
-  process.stdout.write(`base: ${baseLabel}\nhead: this checkout\n\n`);
-  process.stdout.write('| build | req/s | client sidecar | server sidecar | pair |\n| --- | --- | --- | --- | --- |\n');
+  const withFlags = (b) => (b.nodeArgs.length > 0 ? `, node ${b.nodeArgs.join(' ')}` : '');
+  process.stdout.write(`base: ${baseLabel}${withFlags(builds.base)}\nhead: this checkout${withFlags(builds.head)}\n\n`);
+  process.stdout.write('| build | req/s | client sidecar | server sidecar | pair | peak RSS MB client / server |\n| --- | --- | --- | --- | --- | --- |\n');
   const medians = {};
   for (const [label, b] of Object.entries(builds)) {
     const cell = (pick, digits = 0) => {
@@ -138,7 +147,7 @@ async function main() {
       return `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`;
     };
     medians[label] = summary(b.runs, (r) => r.pair).median;
-    process.stdout.write(`| ${label} | ${cell((r) => r.rps)} | ${cell((r) => r.client.total)} | ${cell((r) => r.server.total)} | ${cell((r) => r.pair)} |\n`);
+    process.stdout.write(`| ${label} | ${cell((r) => r.rps)} | ${cell((r) => r.client.total)} | ${cell((r) => r.server.total)} | ${cell((r) => r.pair)} | ${fmt(summary(b.runs, (r) => r.peakMB.client).median, 1)} / ${fmt(summary(b.runs, (r) => r.peakMB.server).median, 1)} |\n`);
   }
   const change = (medians.head / medians.base - 1) * 100;
   process.stdout.write(`\npair CPU per request: head ${change >= 0 ? '+' : ''}${change.toFixed(1)} % vs base\n`);
