@@ -246,7 +246,7 @@ export class Tracing {
     let parentContext: Context = ROOT_CONTEXT;
     if (parentIds !== undefined && isSpanContextValid(parentIds)) {
       if ((parentIds.traceFlags & TraceFlags.SAMPLED) === 0) return unsampledSpan(parentIds.traceId, parentIds.traceState, kind);
-      parentContext = parent instanceof SpanHandle ? parent.context : (parent as Context);
+      parentContext = parent instanceof SpanHandle ? parent.context : parent;
     } else {
       const traceId = this.ids.generateTraceId();
       if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, name, kind, attrs ?? {}, []).decision === SamplingDecision.NOT_RECORD) return unsampledSpan(traceId, undefined, kind);
