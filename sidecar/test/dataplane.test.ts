@@ -193,6 +193,78 @@ describe('streaming', () => {
     expect(received.digest('hex')).toBe(sent.digest('hex'));
   });
 
+  it('streams a 16 MB answer to a GET to a slow reader, byte for byte, with the app held back by backpressure', async () => {
+    const chunkSize = 64 * 1024;
+    const chunks = 256;
+    const sent = createHash('sha256');
+    let appPaused = 0;
+    const app = await startApp(cleanup, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let index = 0;
+      const write = (): void => {
+        while (index < chunks) {
+          const chunk = Buffer.alloc(chunkSize, index % 251);
+          chunk.writeUInt32BE(index++, 0);
+          sent.update(chunk);
+          if (!res.write(chunk)) {
+            appPaused++;
+            res.once('drain', write);
+            return;
+          }
+        }
+        res.end();
+      };
+      write();
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const received = createHash('sha256');
+    let receivedBytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: pair.outboundPort, path: '/download', headers: { host: 'orders.shop' }, agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        // A reader slower than the app: every hop has to hold the app back instead of buffering 16 MB.
+        res.on('data', (chunk: Buffer) => {
+          received.update(chunk);
+          receivedBytes += chunk.length;
+          res.pause();
+          setTimeout(() => res.resume(), 1);
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(receivedBytes).toBe(chunkSize * chunks);
+    expect(received.digest('hex')).toBe(sent.digest('hex'));
+    expect(appPaused).toBeGreaterThan(0);
+  });
+
+  it('stops the app answering a GET when the caller goes away mid-answer', async () => {
+    let appSawClose!: () => void;
+    const closed = new Promise<void>((resolve) => (appSawClose = resolve));
+    const app = await startApp(cleanup, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part\n');
+      // Never ends on its own: only the caller going away should stop it.
+      res.once('close', () => {
+        if (!res.writableFinished) appSawClose();
+      });
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: pair.outboundPort, path: '/forever', headers: { host: 'orders.shop' }, agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+      req.end();
+    });
+    await closed;
+  });
+
   it('carries a WebSocket through both sidecars as an extended CONNECT stream', async () => {
     const app = await startApp(cleanup, (_req, res) => res.end('not a websocket'));
     const wss = new WebSocketServer({ server: app.server });

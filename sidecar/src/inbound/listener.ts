@@ -9,6 +9,7 @@ import { isGrpc, respondGrpc, respondHttp2 } from '../errors-respond.js';
 import { relayToH2 } from '../pipeline/h2-relay.js';
 import { appTarget } from './app-target.js';
 import { H2AppSessions } from './http/app-h2.js';
+import { H1AppPool } from './http/app-h1.js';
 import { listen, SocketSet, type ListenerHandle } from '../transport/listen.js';
 import { secureContextOptions } from '../transport/tls-options.js';
 import { checkPeer } from './http/authn.js';
@@ -50,10 +51,11 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   // Idle app connections are dropped after 4 s, below Node's default 5 s server keep-alive: the app
   // never closes a connection we are about to reuse, so a keep-alive race never surfaces as a 502.
   const agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: APP_IDLE_TIMEOUT_MS });
+  const h1App = new H1AppPool(options.appHost, APP_IDLE_TIMEOUT_MS);
   const h2App = new H2AppSessions(options.appHost);
   const shedder = new LoadShedder({ maxInFlight: options.maxInFlight ?? 10_000, maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000 });
   const handler = buildInboundStack({
-    app: { host: options.appHost, port: options.appPort, agent, h2: h2App },
+    app: { host: options.appHost, port: options.appPort, agent, h1: h1App, h2: h2App },
     policies: options.policies,
     shedder,
     ...(options.observer ? { observer: options.observer } : {}),
@@ -131,6 +133,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
       for (const session of sessions) session.destroy();
       tunnels.destroyAll();
       agent.destroy();
+      h1App.close();
       h2App.close();
       if (front.listening) front.close(() => resolve());
       else resolve();
