@@ -6,14 +6,29 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { makeTempDir, stopAll, stopOnExit, httpGet, sleep, memoryDetail } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet, sleep, memoryDetail } from './lib/procs.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = join(BENCH_DIR, '..');
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `node bench/idle-memory.mjs [options]
+
+Starts nginx, a control plane and the M pair, sends one request, waits, and reports each sidecar's
+RSS (anonymous / file-backed, by mapping), V8 heap spaces, a heap snapshot by constructor and a
+--heap-prof profile of the live heap by package.
+
+Options:
+  --settle S        seconds to wait after the request before measuring    [10]
+  --node-args=ARGS  extra node flags for both sidecars
+  --no-heap         skip the heap snapshot and --heap-prof
+  --no-probe        do not preload the V8 heap probe
+  --no-build        do not run tsc -b first
+  --json            print the figures as JSON
+  --help            this text
+`;
+
+const args = parseCli(
+  {
     settle: { type: 'string', default: '10' },
     'node-args': { type: 'string', default: '' },
     'no-heap': { type: 'boolean', default: false },
@@ -21,7 +36,8 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
-});
+  USAGE,
+);
 const log = (msg) => process.stderr.write(`[idle-memory] ${msg}\n`);
 stopOnExit(log);
 
