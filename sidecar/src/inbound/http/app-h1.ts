@@ -43,12 +43,16 @@ export class H1AppPool {
       const signal = req.signal;
       let controller: Dispatcher.DispatchController | undefined;
       let body: Readable | undefined;
-      let ended = false;
+      // Set once undici has finished with the request, by the end of the answer or by a failure.
+      let settled = false;
       // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
       const onCancel = (): void => controller?.abort(new Error('the peer cancelled the request'));
       const fail = (error: Error & { code?: string }): void => {
+        settled = true;
         signal.removeEventListener('abort', onCancel);
-        if (body) body.destroy(error);
+        // Mid-answer, the body closes without ending: the relay resets the caller's stream. No 'error'
+        // event: nobody listens for one on an answer body, and an unheard one would crash the sidecar.
+        if (body) body.destroy();
         else reject(new AppUnavailableError(`inbound/app: ${describe(error)} at ${where}`, { cause: error }));
       };
       const handler: Dispatcher.DispatchHandler = {
@@ -62,7 +66,7 @@ export class H1AppPool {
             read: () => c.resume(),
             destroy: (error, callback) => {
               // Whoever reads the answer stopped early (the peer reset the stream): stop the app's work too.
-              if (!ended) c.abort(error ?? new Error('the answer was dropped before it ended'));
+              if (!settled) c.abort(error ?? new Error('the answer was dropped before it ended'));
               callback(error);
             },
           });
@@ -72,7 +76,7 @@ export class H1AppPool {
           if (body && !body.push(chunk)) c.pause();
         },
         onResponseEnd: () => {
-          ended = true;
+          settled = true;
           signal.removeEventListener('abort', onCancel);
           body?.push(null);
         },
