@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuTimes, memoryDetail } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuTimes, memoryDetail } from './lib/procs.mjs';
 import { median, min, max, fmt } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -153,14 +153,4 @@ async function main() {
   process.stdout.write(`\npair CPU per request: head ${change >= 0 ? '+' : ''}${change.toFixed(1)} % vs base\n`);
 }
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (error) => {
-    log(`failed: ${error.stack ?? error}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runMain(main, cleanup, log);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, stopAll, stopOnExit, parseCli, httpGet, sleep, memoryDetail } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, sleep, memoryDetail } from './lib/procs.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = join(BENCH_DIR, '..');
@@ -143,11 +143,4 @@ async function main() {
   process.stdout.write(`${L.join('\n')}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  async (error) => {
-    log(`failed: ${error.stack ?? error}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runMain(main, stopAll, log);

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memoryDetail, sleep } from './lib/procs.mjs';
+import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuSeconds, memoryDetail, sleep } from './lib/procs.mjs';
 import { fmt, ms } from './lib/stats.mjs';
 import { slopePerMinute, floors, verdicts, soakMarkdown } from './lib/soak-report.mjs';
 
@@ -181,14 +181,4 @@ function analyse(samples, loadStart, loadEnd, client) {
   return result;
 }
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (error) => {
-    log(`failed: ${error.stack ?? error}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runMain(main, cleanup, log);

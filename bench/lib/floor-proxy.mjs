@@ -2,21 +2,11 @@
 // node:http2 cost by themselves. No routing, retries, timeouts, balancing, policy, metrics or tracing.
 //   --role client  plain HTTP/1.1 in on --listen, one HTTP/2 session over mTLS to --target-port, a stream per request
 //   --role server  HTTP/2 over mTLS in on --listen (client certificate required), keep-alive HTTP/1.1 to --target-port
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { CLIENT_ID, SERVER_ID, TLS_VERSIONS as tlsVersions, hasUri, proxyHalfArgs } from './proxy-half.mjs';
 
-const { values } = parseArgs({ options: { role: { type: 'string' }, listen: { type: 'string' }, 'target-port': { type: 'string' }, certs: { type: 'string' } } });
-const role = values.role;
-const targetPort = Number(values['target-port']);
-const dir = values.certs ?? '';
-const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/client';
-const SERVER_ID = 'spiffe://cluster.local/ns/bench/sa/backend';
-const tlsVersions = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
-const ca = readFileSync(join(dir, 'ca.pem'));
-const hasUri = (cert, id) => typeof cert?.subjectaltname === 'string' && cert.subjectaltname.split(', ').includes(`URI:${id}`);
+const { role, listenPort, targetPort, ca, keyPair } = proxyHalfArgs();
 // What HTTP/2 forbids, and Host, which becomes :authority.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host']);
 
@@ -28,7 +18,7 @@ function fail(res, status, message) {
 
 let server;
 if (role === 'client') {
-  const tls = { ca, cert: readFileSync(join(dir, 'client.crt')), key: readFileSync(join(dir, 'client.key')), ...tlsVersions };
+  const tls = { ca, ...keyPair('client'), ...tlsVersions };
   let session;
   // One pooled session, replaced when it goes away: the same connection reuse M has.
   const sessionToPeer = () => {
@@ -58,7 +48,7 @@ if (role === 'client') {
   });
 } else if (role === 'server') {
   const agent = new http.Agent({ keepAlive: true });
-  server = http2.createSecureServer({ ca, cert: readFileSync(join(dir, 'server.crt')), key: readFileSync(join(dir, 'server.key')), requestCert: true, rejectUnauthorized: true, ...tlsVersions });
+  server = http2.createSecureServer({ ca, ...keyPair('server'), requestCert: true, rejectUnauthorized: true, ...tlsVersions });
   server.on('secureConnection', (socket) => {
     if (!hasUri(socket.getPeerCertificate(), CLIENT_ID)) socket.destroy();
   });
@@ -84,7 +74,7 @@ if (role === 'client') {
   process.exit(2);
 }
 server.keepAliveTimeout = 65_000;
-server.listen(Number(values.listen), '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ event: 'listening', role, port: Number(values.listen) })}\n`));
+server.listen(listenPort, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ event: 'listening', role, port: listenPort })}\n`));
 const stop = () => process.exit(0);
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

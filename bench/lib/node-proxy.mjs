@@ -1,23 +1,12 @@
 // Scenario N: one half of a sidecar pair built from the `http-proxy` library, the way a Node team would.
 //   --role client  plain HTTP in on --listen, out over mTLS (TLS 1.3, keep-alive pool) to --target-port
 //   --role server  mTLS in on --listen (client certificate required), out over plain keep-alive HTTP to --target-port
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
+import { CLIENT_ID, SERVER_ID, TLS_VERSIONS as tlsVersions, hasUri, proxyHalfArgs } from './proxy-half.mjs';
 
-const { values } = parseArgs({ options: { role: { type: 'string' }, listen: { type: 'string' }, 'target-port': { type: 'string' }, certs: { type: 'string' } } });
-const role = values.role;
-const listenPort = Number(values.listen);
-const targetPort = Number(values['target-port']);
-const dir = values.certs ?? '';
-const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/client';
-const SERVER_ID = 'spiffe://cluster.local/ns/bench/sa/backend';
-const tlsVersions = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
-const ca = readFileSync(join(dir, 'ca.pem'));
-const hasUri = (cert, id) => typeof cert?.subjectaltname === 'string' && cert.subjectaltname.split(', ').includes(`URI:${id}`);
+const { role, listenPort, targetPort, ca, keyPair } = proxyHalfArgs();
 
 function onProxyError(error, _req, res) {
   if (res && 'writeHead' in res && !res.headersSent) {
@@ -30,7 +19,7 @@ function onProxyError(error, _req, res) {
 
 let server;
 if (role === 'client') {
-  const tls = { ca, cert: readFileSync(join(dir, 'client.crt')), key: readFileSync(join(dir, 'client.key')), ...tlsVersions };
+  const tls = { ca, ...keyPair('client'), ...tlsVersions };
   // Same identity rule as the mesh: the peer must present the expected SPIFFE ID; hostnames mean nothing.
   const checkServerIdentity = (_host, cert) => (hasUri(cert, SERVER_ID) ? undefined : new Error(`peer is not ${SERVER_ID}`));
   const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, ...tls, checkServerIdentity });
@@ -41,7 +30,7 @@ if (role === 'client') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const proxy = httpProxy.createProxyServer({ target: `http://127.0.0.1:${targetPort}`, agent, xfwd: false });
   proxy.on('error', onProxyError);
-  server = https.createServer({ ca, cert: readFileSync(join(dir, 'server.crt')), key: readFileSync(join(dir, 'server.key')), requestCert: true, rejectUnauthorized: true, ...tlsVersions }, (req, res) => proxy.web(req, res));
+  server = https.createServer({ ca, ...keyPair('server'), requestCert: true, rejectUnauthorized: true, ...tlsVersions }, (req, res) => proxy.web(req, res));
   server.on('secureConnection', (socket) => {
     if (!hasUri(socket.getPeerCertificate(), CLIENT_ID)) socket.destroy();
   });

@@ -267,6 +267,21 @@ export function stopOnExit(log, onSignal = () => undefined) {
   return cleanup;
 }
 
+// A script's main: on success stop everything and exit 0; on failure say why, stop everything and exit 1.
+export function runMain(main, cleanup, log) {
+  main().then(
+    async () => {
+      await cleanup();
+      process.exit(0);
+    },
+    async (error) => {
+      log(`failed: ${error.stack ?? error}`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
+
 // A script's flags: --help prints the usage and exits 0, a bad flag prints why and the usage and exits 2.
 export function parseCli(options, usage) {
   let values;
