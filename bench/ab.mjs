@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuTimes, memoryDetail } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuTimes, memoryDetail, buildWorkspaces } from './lib/procs.mjs';
 import { median, min, max, fmt } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -49,11 +49,6 @@ const args = parseCli(
 const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections) };
 const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const cleanup = stopOnExit(log);
-
-function build(root) {
-  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`tsc -b failed in ${root}`);
-}
 
 // REV's files in a temp dir, with this checkout's node_modules hard-linked in (same lockfile assumed).
 function checkoutBase(rev, dir) {
@@ -115,12 +110,12 @@ async function main() {
     const sha = checkoutBase(args.base, baseRoot);
     baseLabel = `${args.base} (${sha.slice(0, 7)})`;
     log(`building ${baseLabel} in ${baseRoot}`);
-    build(baseRoot);
+    buildWorkspaces(baseRoot);
   }
   if (!existsSync(join(baseRoot, 'sidecar', 'dist'))) throw new Error(`${baseRoot} has no sidecar/dist: build it first`);
   if (!args['no-build']) {
     log('building this checkout (tsc -b)');
-    build(REPO_ROOT);
+    buildWorkspaces(REPO_ROOT);
   }
   const flags = (name) => args[name].split(' ').filter(Boolean);
   const builds = { base: { root: baseRoot, nodeArgs: flags('base-node-args'), runs: [] }, head: { root: REPO_ROOT, nodeArgs: flags('head-node-args'), runs: [] } };

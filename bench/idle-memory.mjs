@@ -2,11 +2,10 @@
 // The idle M pair's memory: RSS split into anonymous and file-backed, V8 heap spaces, a heap snapshot by
 // constructor and a --heap-prof profile of the live heap by package. See bench/README.md ("Memory").
 //   node bench/idle-memory.mjs [--settle S] [--node-args="--max-semi-space-size=1 ..."] [--no-heap] [--no-build]
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, sleep, memoryDetail } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, sleep, memoryDetail, buildWorkspaces } from './lib/procs.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = join(BENCH_DIR, '..');
@@ -58,8 +57,7 @@ const MB = (b) => (b / 1e6).toFixed(1);
 
 async function main() {
   if (!args['no-build']) {
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: REPO_ROOT, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('tsc -b failed');
+    buildWorkspaces(REPO_ROOT);
   }
   const { startNginx } = await import('./lib/peers.mjs');
   const { startControlPlane, startMeshPair } = await import('./lib/mesh.mjs');

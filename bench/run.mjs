@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync, copyFileSync } from 
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memory, connectionsTo, sleep } from './lib/procs.mjs';
+import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memory, connectionsTo, sleep, buildWorkspaces } from './lib/procs.mjs';
 import { spread, median, max, fmt, ms } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -205,8 +205,7 @@ async function main() {
 
   if (!args['no-build']) {
     log('building (tsc -b)');
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: REPO_ROOT, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('tsc -b failed; fix the build first (or --no-build to use what is in dist/)');
+    buildWorkspaces(REPO_ROOT);
   }
   const dataPlane = ['D', 'H', 'N', 'F', 'M'].filter((s) => wanted.has(s));
   let missing = [];

@@ -2,12 +2,11 @@
 // Memory soak of the M pair: idle, then a steady open-loop load well below saturation, then idle again,
 // sampling RSS and V8 heap of both sidecars throughout; verdict against issue 7's memory targets.
 // Writes bench/results/soak-<timestamp>.{md,json} and soak-latest.md. See bench/README.md ("Memory").
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuSeconds, memoryDetail, sleep } from './lib/procs.mjs';
+import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuSeconds, memoryDetail, sleep, buildWorkspaces } from './lib/procs.mjs';
 import { fmt, ms } from './lib/stats.mjs';
 import { slopePerMinute, floors, verdicts, soakMarkdown } from './lib/soak-report.mjs';
 
@@ -68,8 +67,7 @@ async function main() {
   mkdirSync(args.out, { recursive: true });
   if (!args['no-build']) {
     log('building (tsc -b)');
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: REPO_ROOT, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('tsc -b failed; fix the build first (or --no-build to use what is in dist/)');
+    buildWorkspaces(REPO_ROOT);
   }
   const { startNginx } = await import('./lib/peers.mjs');
   const { startControlPlane, startMeshPair } = await import('./lib/mesh.mjs');

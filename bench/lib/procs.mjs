@@ -267,6 +267,12 @@ export function stopOnExit(log, onSignal = () => undefined) {
   return cleanup;
 }
 
+// tsc -b in a checkout (this one, or a tree ab.mjs built from another revision), using that tree's TypeScript.
+export function buildWorkspaces(root) {
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`tsc -b failed in ${root}; fix the build first (or --no-build to use what is in dist/)`);
+}
+
 // A script's main: on success stop everything and exit 0; on failure say why, stop everything and exit 1.
 export function runMain(main, cleanup, log) {
   main().then(
