@@ -3,8 +3,8 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
-import { AppUnavailableError } from '../../errors.js';
-import { h1ResponseToH2, h2ToH1, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import { h1ResponseToH2 } from '../../pipeline/headers.js';
+import { appH1Headers, appUnavailable } from './app-request.js';
 import type { AppResponse, InboundRequest } from './types.js';
 
 // Only undici's Agent and its HTTP/1.1 client, through dispatch(): undici's index (fetch, WebSocket,
@@ -34,11 +34,7 @@ export class H1AppPool {
   // For a request without a body (req.body null) that is not an upgrade.
   request(req: InboundRequest, port: number): Promise<AppResponse> {
     const where = `${this.host}:${port}`;
-    // The caller's own x-mesh-peer-identity is dropped: the app trusts this header, so only we set it.
-    const headers: Record<string, string | string[]> = {};
-    h2ToH1(req.headers, headers, PEER_IDENTITY_HEADER);
-    headers['host'] = req.authority;
-    if (req.peerId !== null) headers[PEER_IDENTITY_HEADER] = req.peerId;
+    const headers = appH1Headers(req);
     return new Promise<AppResponse>((resolve, reject) => {
       const signal = req.signal;
       let controller: Dispatcher.DispatchController | undefined;
@@ -53,7 +49,7 @@ export class H1AppPool {
         // Mid-answer, the body closes without ending: the relay resets the caller's stream. No 'error'
         // event: nobody listens for one on an answer body, and an unheard one would crash the sidecar.
         if (body) body.destroy();
-        else reject(new AppUnavailableError(`inbound/app: ${describe(error)} at ${where}`, { cause: error }));
+        else reject(appUnavailable(error, where));
       };
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart: (c) => {
@@ -94,10 +90,4 @@ export class H1AppPool {
   close(): void {
     void this.agent.destroy().catch(() => undefined);
   }
-}
-
-function describe(error: Error & { code?: string }): string {
-  if (error.code === 'ECONNREFUSED') return 'connection refused by the app';
-  if (error.code === 'UND_ERR_INVALID_ARG') return `the request cannot be sent to the app (${error.message})`;
-  return `the app failed before answering (${error.message})`;
 }

@@ -1,8 +1,9 @@
 // The local app over h2c (HTTP/2 prior knowledge, e.g. gRPC): one multiplexed session per app port, trailers kept.
 import { connect, constants as h2c, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
-import { AppUnavailableError, InternalError } from '../../errors.js';
+import { AppUnavailableError } from '../../errors.js';
 import { PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
 import type { AppResponse, InboundRequest } from './types.js';
+import { appUnavailable } from './app-request.js';
 
 const IDLE_MS = 4_000;
 
@@ -26,11 +27,8 @@ export class H2AppSessions {
   }
 
   request(req: InboundRequest, port: number): Promise<AppResponse> {
+    // appHandler has already refused a request without an authenticated peer.
     return new Promise<AppResponse>((resolve, reject) => {
-      if (req.peerId === null && !req.plaintext) {
-        reject(new InternalError('inbound/app: request reached the app without an authenticated peer'));
-        return;
-      }
       const where = `${this.host}:${port}`;
       const headers: OutgoingHttpHeaders = {};
       for (const name in req.headers) {
@@ -55,8 +53,7 @@ export class H2AppSessions {
       stream.on('error', (error: NodeJS.ErrnoException) => {
         if (answered) return;
         answered = true;
-        const what = error.code === 'ECONNREFUSED' ? 'connection refused by the app' : `the app failed before answering (${error.message})`;
-        reject(new AppUnavailableError(`inbound/app: ${what} at ${where} (h2c)`, { cause: error }));
+        reject(appUnavailable(error, `${where} (h2c)`));
       });
       stream.once('close', () => {
         req.signal.removeEventListener('abort', onAbort);

@@ -1,7 +1,8 @@
 // Terminal inbound layer: the request to the local app (keep-alive HTTP/1.1, h2c, or an opaque TCP tunnel), streamed both ways.
 import { request as httpRequest, type Agent, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
 import { AppUnavailableError, InternalError } from '../../errors.js';
-import { h1ResponseToH2, h2ToH1, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import { h1ResponseToH2 } from '../../pipeline/headers.js';
+import { appH1Headers, appUnavailable } from './app-request.js';
 import type { AppResponse, InboundHandler } from './types.js';
 import type { H2AppSessions } from './app-h2.js';
 import { connectApp } from './app-tcp.js';
@@ -36,10 +37,7 @@ function http1AppHandler(app: AppTarget): InboundHandler {
     new Promise<AppResponse>((resolve, reject) => {
       const port = req.appPort ?? app.port;
       const where = `${app.host}:${port}`;
-      // The caller's own x-mesh-peer-identity is dropped: the app trusts this header, so only we set it.
-      const headers: OutgoingHttpHeaders = h2ToH1(req.headers, {}, PEER_IDENTITY_HEADER);
-      headers['host'] = req.authority;
-      if (req.peerId !== null) headers[PEER_IDENTITY_HEADER] = req.peerId;
+      const headers: OutgoingHttpHeaders = appH1Headers(req);
       if (req.upgrade !== null) {
         headers['connection'] = 'Upgrade';
         headers['upgrade'] = req.upgrade;
@@ -68,8 +66,7 @@ function http1AppHandler(app: AppTarget): InboundHandler {
       appReq.on('error', (error: NodeJS.ErrnoException) => {
         if (answered) return;
         answered = true;
-        const what = error.code === 'ECONNREFUSED' ? 'connection refused by the app' : `the app failed before answering (${error.message})`;
-        reject(new AppUnavailableError(`inbound/app: ${what} at ${where}`, { cause: error }));
+        reject(appUnavailable(error, where));
       });
       appReq.once('close', () => req.signal.removeEventListener('abort', onAbort));
       appReq.once('response', (res) => {

@@ -1,0 +1,25 @@
+// What every request to the local app shares, whichever client carries it: its HTTP/1.1 headers, and how its failures read.
+import { AppUnavailableError } from '../../errors.js';
+import { h2ToH1, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import type { InboundRequest } from './types.js';
+
+// The caller's own x-mesh-peer-identity is dropped: the app trusts this header, so only we set it.
+export function appH1Headers(req: InboundRequest): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  h2ToH1(req.headers, headers, PEER_IDENTITY_HEADER);
+  headers['host'] = req.authority;
+  if (req.peerId !== null) headers[PEER_IDENTITY_HEADER] = req.peerId;
+  return headers;
+}
+
+// where: "host:port", with " (h2c)" when the app speaks HTTP/2.
+export function appUnavailable(error: Error & { code?: string }, where: string): AppUnavailableError {
+  return new AppUnavailableError(`inbound/app: ${describe(error)} at ${where}`, { cause: error });
+}
+
+function describe(error: Error & { code?: string }): string {
+  if (error.code === 'ECONNREFUSED') return 'connection refused by the app';
+  // undici refuses a request it cannot write (a header value it will not send) before connecting.
+  if (error.code === 'UND_ERR_INVALID_ARG') return `the request cannot be sent to the app (${error.message})`;
+  return `the app failed before answering (${error.message})`;
+}
