@@ -90,7 +90,14 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
       answered = true;
       resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: stream, headersOnly: (flags & h2c.NGHTTP2_FLAG_END_STREAM) !== 0 });
     });
-    if (req.body !== null) req.body.pipe(stream);
+    const body = req.body;
+    if (body !== null) {
+      body.pipe(stream);
+      // A body that closes before its end (the app hung up mid-upload) must not leave the peer waiting for the rest.
+      body.once('close', () => {
+        if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_CANCEL);
+      });
+    }
   });
 }
 

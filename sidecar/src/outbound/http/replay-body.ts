@@ -40,7 +40,9 @@ export class ReplayableBody {
     });
     source.once('error', (error: Error) => {
       this.sourceError = error;
-      this.current?.destroy(error);
+      // Closed without an error event: nobody listens for one on a try's body, and an unheard one would
+      // crash the sidecar. The try sees its body close before the end; forward resets its stream.
+      this.current?.destroy();
     });
   }
 
@@ -61,7 +63,7 @@ export class ReplayableBody {
     this.current = stream;
     for (const chunk of this.chunks) stream.write(chunk);
     if (this.state === 'complete') stream.end();
-    else if (this.sourceError) stream.destroy(this.sourceError);
+    else if (this.sourceError) stream.destroy();
     else this.source.resume();
     return stream;
   }

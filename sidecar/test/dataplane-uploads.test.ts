@@ -1,0 +1,133 @@
+// Request bodies through both sidecars to the app: backpressure, an app that answers before reading, a caller that leaves.
+import { createHash } from 'node:crypto';
+import { request, type IncomingMessage } from 'node:http';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TlsMaterial } from '../src/identity/tls-material.js';
+import { Cleanup, startApp } from './support/mesh.js';
+import { startPair } from './support/pair.js';
+import { callerAndServer } from './support/pki.js';
+
+let tlsA: TlsMaterial;
+let tlsB: TlsMaterial;
+const cleanup = new Cleanup();
+
+beforeAll(async () => {
+  ({ caller: tlsA, server: tlsB } = await callerAndServer('spiffe://cluster.local/ns/shop/sa/frontend', 'spiffe://cluster.local/ns/shop/sa/orders'));
+});
+
+afterEach(() => cleanup.run());
+
+const CHUNK = 64 * 1024;
+
+function chunkOf(index: number): Buffer {
+  const chunk = Buffer.alloc(CHUNK, index % 251);
+  chunk.writeUInt32BE(index, 0);
+  return chunk;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  // How often the uploader's write() said to wait for 'drain'.
+  uploaderHeldBack: number;
+}
+
+// POSTs `chunks` chunks to orders.shop through the client sidecar, writing as fast as backpressure allows.
+function upload(port: number, chunks: number, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let uploaderHeldBack = 0;
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { host: 'orders.shop', ...headers }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => (body += text));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, uploaderHeldBack }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    let index = 0;
+    const write = (): void => {
+      while (index < chunks) {
+        if (!req.write(chunkOf(index++))) {
+          uploaderHeldBack++;
+          req.once('drain', write);
+          return;
+        }
+      }
+      req.end();
+    };
+    write();
+  });
+}
+
+describe('uploads', () => {
+  it('holds the uploader back while the app reads slowly, and the app gets every byte in order', async () => {
+    const chunks = 256;
+    const app = await startApp(cleanup, (req, res) => {
+      const digest = createHash('sha256');
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        digest.update(chunk);
+        bytes += chunk.length;
+        req.pause();
+        setTimeout(() => req.resume(), 1);
+      });
+      req.on('end', () => res.end(`${bytes} ${digest.digest('hex')}`));
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const expected = createHash('sha256');
+    for (let i = 0; i < chunks; i++) expected.update(chunkOf(i));
+
+    const answer = await upload(pair.outboundPort, chunks);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe(`${chunks * CHUNK} ${expected.digest('hex')}`);
+    // 16 MB cannot all sit in the hops' buffers: the slow app must have held the uploader back.
+    expect(answer.uploaderHeldBack).toBeGreaterThan(0);
+  });
+
+  it("passes on the app's answer when it refuses a large upload before reading it", async () => {
+    const app = await startApp(cleanup, (_req, res) => {
+      res.writeHead(413, { 'content-type': 'text/plain' });
+      res.end('too large for orders\n');
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    // Twice: the first refusal must leave the sidecars able to carry the next request.
+    for (let round = 0; round < 2; round++) {
+      const answer = await upload(pair.outboundPort, 128, { 'content-length': String(128 * CHUNK) }).catch((error: NodeJS.ErrnoException) => error);
+      // The caller may still be writing when the answer ends the exchange: a reset is fair, a wrong answer is not.
+      if (answer instanceof Error) expect(answer.code).toMatch(/ECONNRESET|EPIPE/);
+      else {
+        expect(answer.status).toBe(413);
+        expect(answer.body).toBe('too large for orders\n');
+      }
+    }
+    const after = await upload(pair.outboundPort, 0);
+    expect(after.status).toBe(413);
+  });
+
+  it('aborts the upload to the app when the caller goes away in the middle of it, and carries the next one', async () => {
+    let appSaw!: (how: string) => void;
+    const sawEnd = new Promise<string>((resolve) => (appSaw = resolve));
+    let appBytes = 0;
+    const app = await startApp(cleanup, (req: IncomingMessage, res) => {
+      req.on('error', () => undefined);
+      req.on('data', (chunk: Buffer) => (appBytes += chunk.length));
+      req.on('end', () => {
+        appSaw('end');
+        res.end('ok');
+      });
+      req.on('close', () => {
+        if (!req.complete) appSaw('aborted');
+      });
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const req = request({ host: '127.0.0.1', port: pair.outboundPort, method: 'POST', path: '/upload', headers: { host: 'orders.shop', 'content-length': String(64 * CHUNK) }, agent: false });
+    req.on('error', () => undefined);
+    req.write(chunkOf(0));
+    await expect.poll(() => appBytes, { timeout: 5_000 }).toBeGreaterThan(0);
+    req.destroy();
+    expect(await sawEnd).toBe('aborted');
+    // The sidecars carry on: the next upload goes through whole.
+    const next = await upload(pair.outboundPort, 2);
+    expect(next.status).toBe(200);
+  });
+});
