@@ -2,7 +2,7 @@
 // A/B of two builds of the M pair: CPU time per request of each sidecar under wrk, rounds alternating.
 // CPU per request is steadier than throughput on a shared machine. See bench/README.md ("A/B").
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ Options:
   --duration S      measured seconds per run (after a 2 s warm-up)                       [10]
   --rounds N        runs per build                                                       [4]
   --connections C   wrk connections                                                      [32]
+  --body BYTES      POST a body of BYTES bytes instead of a GET                          [0: GET]
   --no-build        do not run tsc -b in this checkout first
   --help            this text
 `;
@@ -42,11 +43,12 @@ const args = parseCli(
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '32' },
+    body: { type: 'string', default: '0' },
     'no-build': { type: 'boolean', default: false },
   },
   USAGE,
 );
-const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections) };
+const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body) };
 const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const cleanup = stopOnExit(log);
 
@@ -57,6 +59,13 @@ function checkoutBase(rev, dir) {
   execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C "${dir}"`], { cwd: REPO_ROOT });
   execFileSync('cp', ['-al', join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules')]);
   return sha;
+}
+
+// A wrk script that POSTs `bytes` bytes (nginx answers a POST to its `return 200` location too).
+function postScript(dir, bytes) {
+  const file = join(dir, 'post.lua');
+  writeFileSync(file, `wrk.method = "POST"\nwrk.body = string.rep("x", ${bytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
+  return file;
 }
 
 // One pair from one build, with its own nginx and control plane; all of it stopped and removed after.
@@ -70,7 +79,8 @@ async function runOnce(label, root, nodeArgs) {
     const m = await startMeshPair(cp, nginx.port, nodeArgs);
     const { status } = await httpGet(m.entryPort, m.hostHeader);
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
-    const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
+    const script = P.body > 0 ? ['-s', postScript(dir, P.body)] : [];
+    const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, ...script, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
     wrk(2);
     const before = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     const w = wrk(P.duration);
@@ -131,7 +141,8 @@ async function main() {
     const xs = runs.map(pick);
     return { median: median(xs), min: min(xs), max: max(xs) };
   };
-  process.stdout.write(`\nA/B under wrk -t1 -c${P.connections}, ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
+  const load = P.body > 0 ? `POST of ${P.body} bytes` : 'GET';
+  process.stdout.write(`\nA/B under wrk -t1 -c${P.connections} (${load}), ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
   const withFlags = (b) => (b.nodeArgs.length > 0 ? `, node ${b.nodeArgs.join(' ')}` : '');
   process.stdout.write(`base: ${baseLabel}${withFlags(builds.base)}\nhead: this checkout${withFlags(builds.head)}\n\n`);
   process.stdout.write('| build | req/s | client sidecar | server sidecar | pair | peak RSS MB client / server |\n| --- | --- | --- | --- | --- | --- |\n');

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TlsMaterial } from '../src/identity/tls-material.js';
-import { Cleanup, startApp } from './support/mesh.js';
+import { Cleanup, send, startApp } from './support/mesh.js';
 import { startPair } from './support/pair.js';
 import { callerAndServer } from './support/pki.js';
 
@@ -60,6 +60,44 @@ function upload(port: number, chunks: number, headers: Record<string, string> = 
 }
 
 describe('uploads', () => {
+  it('carries small bodies of a declared length whole, with that length, and chunked ones too', async () => {
+    const seen: { length: string | undefined; chunked: boolean; body: string }[] = [];
+    const app = await startApp(cleanup, (req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (text: string) => (body += text));
+      req.on('end', () => {
+        seen.push({ length: req.headers['content-length'], chunked: req.headers['transfer-encoding'] === 'chunked', body });
+        res.end(`got ${body.length}`);
+      });
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const text = 'order line\n'.repeat(3_000);
+    const declared = await send(pair.outboundPort, { method: 'PUT', path: '/orders/1', headers: { host: 'orders.shop', 'content-length': String(text.length) }, body: text });
+    expect(declared).toMatchObject({ status: 200, body: `got ${text.length}` });
+    const chunked = await upload(pair.outboundPort, 1);
+    expect(chunked).toMatchObject({ status: 200, body: `got ${CHUNK}` });
+    expect(seen[0]).toEqual({ length: String(text.length), chunked: false, body: text });
+    expect(seen[1]?.chunked).toBe(true);
+  });
+
+  it('never starts the request to the app when a caller stops in the middle of a small declared body', async () => {
+    let appCalls = 0;
+    const app = await startApp(cleanup, (_req, res) => {
+      appCalls++;
+      res.end('ok');
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const req = request({ host: '127.0.0.1', port: pair.outboundPort, method: 'POST', path: '/orders', headers: { host: 'orders.shop', 'content-length': '32768' }, agent: false });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(1024, 1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    req.destroy();
+    const next = await send(pair.outboundPort, { method: 'POST', path: '/orders', headers: { host: 'orders.shop', 'content-length': '2' }, body: 'ok' });
+    expect(next.status).toBe(200);
+    expect(appCalls).toBe(1);
+  });
+
   it('holds the uploader back while the app reads slowly, and the app gets every byte in order', async () => {
     const chunks = 256;
     const app = await startApp(cleanup, (req, res) => {

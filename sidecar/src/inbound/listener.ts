@@ -1,5 +1,4 @@
 // Inbound listener: mTLS HTTP/2 from peer sidecars, verified peer identity, forwarded to the local app.
-import { Agent } from 'node:http';
 import { constants as h2c, createSecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '@tsmesh/proto';
@@ -50,12 +49,11 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   const logger = options.logger ?? createLogger('sidecar.inbound');
   // Idle app connections are dropped after 4 s, below Node's default 5 s server keep-alive: the app
   // never closes a connection we are about to reuse, so a keep-alive race never surfaces as a 502.
-  const agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: APP_IDLE_TIMEOUT_MS });
   const h1App = new H1AppPool(options.appHost, APP_IDLE_TIMEOUT_MS);
   const h2App = new H2AppSessions(options.appHost);
   const shedder = new LoadShedder({ maxInFlight: options.maxInFlight ?? 10_000, maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000 });
   const handler = buildInboundStack({
-    app: { host: options.appHost, port: options.appPort, agent, h1: h1App, h2: h2App },
+    app: { host: options.appHost, port: options.appPort, h1: h1App, h2: h2App },
     policies: options.policies,
     shedder,
     ...(options.observer ? { observer: options.observer } : {}),
@@ -132,7 +130,6 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
       plaintext.close();
       for (const session of sessions) session.destroy();
       tunnels.destroyAll();
-      agent.destroy();
       h1App.close();
       h2App.close();
       if (front.listening) front.close(() => resolve());

@@ -1,9 +1,9 @@
 // Terminal inbound layer: the request to the local app (keep-alive HTTP/1.1, h2c, or an opaque TCP tunnel), streamed both ways.
-import { request as httpRequest, type Agent, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
 import { AppUnavailableError, InternalError } from '../../errors.js';
 import { h1ResponseToH2 } from '../../pipeline/headers.js';
 import { appH1Headers, appUnavailable } from './app-request.js';
-import type { AppResponse, InboundHandler } from './types.js';
+import type { AppResponse, InboundHandler, InboundRequest } from './types.js';
 import type { H2AppSessions } from './app-h2.js';
 import { connectApp } from './app-tcp.js';
 import type { H1AppPool } from './app-h1.js';
@@ -12,74 +12,67 @@ export interface AppTarget {
   host: string;
   // The default app port; a request may name another declared one.
   port: number;
-  // Requests with a body and upgrades: node:http over a keep-alive Agent.
-  agent: Agent;
-  // Requests without a body: undici (decision 0016).
+  // Every HTTP/1.1 request but upgrades: undici (decision 0016).
   h1: H1AppPool;
   h2: H2AppSessions;
 }
 
 export function appHandler(app: AppTarget): InboundHandler {
-  const h1 = http1AppHandler(app);
   return (req) => {
     const port = req.appPort ?? app.port;
     if (req.peerId === null && !req.plaintext) return Promise.reject(new InternalError('inbound/app: request reached the app without an authenticated peer'));
     if (req.upgrade === 'tcp') return connectApp(req, app.host, port);
     if (req.appProtocol === 'h2') return app.h2.request(req, port);
-    // undici was 6x slower than node:http on a 50 MB full-duplex echo through the mesh (decision 0016).
-    if (req.body === null && req.upgrade === null) return app.h1.request(req, port);
-    return h1(req);
+    if (req.upgrade === null) return app.h1.request(req, port);
+    return upgradeApp(app, req, req.upgrade, port);
   };
 }
 
-function http1AppHandler(app: AppTarget): InboundHandler {
-  return (req) =>
-    new Promise<AppResponse>((resolve, reject) => {
-      const port = req.appPort ?? app.port;
-      const where = `${app.host}:${port}`;
-      const headers: OutgoingHttpHeaders = appH1Headers(req);
-      if (req.upgrade !== null) {
-        headers['connection'] = 'Upgrade';
-        headers['upgrade'] = req.upgrade;
-      }
-      let answered = false;
-      let appReq: ClientRequest;
-      try {
-        appReq = httpRequest({
-          host: app.host,
-          port,
-          method: req.method,
-          path: req.path,
-          headers,
-          // An upgraded socket leaves the pool anyway; keep it out from the start.
-          agent: req.upgrade === null ? app.agent : false,
-        });
-      } catch (error) {
-        reject(new AppUnavailableError(`inbound/app: request cannot be sent to the app at ${where}: ${(error as Error).message}`));
-        return;
-      }
-      const onAbort = (): void => {
-        // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
-        appReq.destroy();
-      };
-      req.signal.addEventListener('abort', onAbort, { once: true });
-      appReq.on('error', (error: NodeJS.ErrnoException) => {
-        if (answered) return;
-        answered = true;
-        reject(appUnavailable(error, where));
+// A WebSocket's HTTP/1.1 Upgrade, over node:http: the upgraded socket becomes the tunnel.
+function upgradeApp(app: AppTarget, req: InboundRequest, protocol: string, port: number): Promise<AppResponse> {
+  return new Promise<AppResponse>((resolve, reject) => {
+    const where = `${app.host}:${port}`;
+    const headers: OutgoingHttpHeaders = appH1Headers(req);
+    headers['connection'] = 'Upgrade';
+    headers['upgrade'] = protocol;
+    let answered = false;
+    let appReq: ClientRequest;
+    try {
+      appReq = httpRequest({
+        host: app.host,
+        port,
+        method: req.method,
+        path: req.path,
+        headers,
+        // An upgraded socket never goes back to a pool.
+        agent: false,
       });
-      appReq.once('close', () => req.signal.removeEventListener('abort', onAbort));
-      appReq.once('response', (res) => {
-        answered = true;
-        const status = res.statusCode ?? 502;
-        resolve({ headers: h1ResponseToH2(res.headers, { ':status': status }), body: res, tunnel: null, head: null });
-      });
-      appReq.once('upgrade', (res, socket, head) => {
-        answered = true;
-        // RFC 8441: the extended CONNECT succeeds with 200; the app's 101 headers ride along.
-        resolve({ headers: h1ResponseToH2(res.headers, { ':status': 200 }), body: socket, tunnel: socket, head });
-      });
-      if (req.body === null) appReq.end();
-      else req.body.pipe(appReq);
+    } catch (error) {
+      reject(new AppUnavailableError(`inbound/app: request cannot be sent to the app at ${where}: ${(error as Error).message}`));
+      return;
+    }
+    const onAbort = (): void => {
+      // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
+      appReq.destroy();
+    };
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    appReq.on('error', (error: NodeJS.ErrnoException) => {
+      if (answered) return;
+      answered = true;
+      reject(appUnavailable(error, where));
     });
+    appReq.once('close', () => req.signal.removeEventListener('abort', onAbort));
+    appReq.once('response', (res) => {
+      answered = true;
+      const status = res.statusCode ?? 502;
+      resolve({ headers: h1ResponseToH2(res.headers, { ':status': status }), body: res, tunnel: null, head: null });
+    });
+    appReq.once('upgrade', (res, socket, head) => {
+      answered = true;
+      // RFC 8441: the extended CONNECT succeeds with 200; the app's 101 headers ride along.
+      resolve({ headers: h1ResponseToH2(res.headers, { ':status': 200 }), body: socket, tunnel: socket, head });
+    });
+    if (req.body === null) appReq.end();
+    else req.body.pipe(appReq);
+  });
 }
