@@ -27,6 +27,7 @@ Scenarios (all by default):   --scenarios D,H,N,F,M,CP,CA
   N   client -> http-proxy (Node) -> mTLS (TLS 1.3, RSA-2048, HTTP/1.1 keep-alive) -> http-proxy -> nginx
   F   the floor: M's hops in bare Node (node:http -> node:http2 over mTLS -> node:http), no mesh features
   M   client -> tsmesh sidecar (client-only) -> mTLS h2 -> tsmesh sidecar (backend.bench) -> nginx
+      M and F run with the V8 flags of the injected sidecar (SIDECAR_NODE_OPTIONS, control-plane/src/k8s/sidecar-spec.ts)
   CP  control plane: Apply -> ACK by every one of --sims simulated sidecars (one process)
   CA  workload CSRs signed per second (in process)
 
@@ -43,6 +44,7 @@ Options:
   --sims LIST               simulated sidecar counts for CP                       [100,1000]
   --cp-trials N             config changes per sim count                          [5; quick 2]
   --haproxy-threads N       nbthread of each HAProxy                              [1]
+  --node-defaults           run M and F with Node's default heap sizing instead
   --profile                 also run M once with --cpu-prof on both sidecars and list the top self-time functions
   --no-build                do not run tsc -b first
   --no-install              do not apt-get install missing peers
@@ -66,6 +68,7 @@ const args = parseCli(
     'cp-trials': { type: 'string' },
     'haproxy-threads': { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    'node-defaults': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'no-install': { type: 'boolean', default: false },
     out: { type: 'string', default: join(BENCH_DIR, 'results') },
@@ -218,7 +221,9 @@ async function main() {
   // Only after the build: these import the workspaces' dist/.
   const { writeBenchCertificates } = await import('./lib/certs.mjs');
   const { startNginx, startHaproxyPair, startNodePair, startFloorPair, BACKEND_BODY } = await import('./lib/peers.mjs');
-  const { startControlPlane, startMeshPair } = await import('./lib/mesh.mjs');
+  const { startControlPlane, startMeshPair, SHIPPED_NODE_OPTIONS } = await import('./lib/mesh.mjs');
+  const v8Options = args['node-defaults'] ? '' : SHIPPED_NODE_OPTIONS;
+  P.meshNodeOptions = v8Options;
   const { topSelfTime } = await import('./lib/profile.mjs');
 
   const results = {
@@ -259,12 +264,12 @@ end
         stacks.push({ id, entryPort: n.entryPort, hostHeader: host, meshPort: n.meshPort, procs: [{ role: 'client', proc: n.client }, { role: 'server', proc: n.server }] });
       }
       if (id === 'F') {
-        const f = await startFloorPair(certDir, nginx.port);
+        const f = await startFloorPair(certDir, nginx.port, v8Options);
         stacks.push({ id, entryPort: f.entryPort, hostHeader: host, meshPort: f.meshPort, procs: [{ role: 'client', proc: f.client }, { role: 'server', proc: f.server }] });
       }
       if (id === 'M') {
         cp = await startControlPlane(join(dir, 'mesh-data'));
-        const m = await startMeshPair(cp, nginx.port);
+        const m = await startMeshPair(cp, nginx.port, [], () => ({ NODE_OPTIONS: v8Options }));
         stacks.push({ id, entryPort: m.entryPort, hostHeader: host, meshPort: m.meshPort, procs: [{ role: 'client', proc: m.client }, { role: 'server', proc: m.server }] });
       }
     }
@@ -311,7 +316,7 @@ end
       log('profiling M: a second sidecar pair with --cpu-prof');
       const profDir = join(dir, 'profiles');
       mkdirSync(profDir);
-      const m = await startMeshPair(cp, nginx.port, ['--cpu-prof', '--cpu-prof-dir', profDir]);
+      const m = await startMeshPair(cp, nginx.port, ['--cpu-prof', '--cpu-prof-dir', profDir], () => ({ NODE_OPTIONS: v8Options }));
       const stack = { id: 'M-profiled', entryPort: m.entryPort, hostHeader: host, meshPort: m.meshPort, procs: [{ role: 'client', proc: m.client }, { role: 'server', proc: m.server }] };
       await runWrk(stack, P.warmupSeconds, luaFile);
       const r = await runWrk(stack, P.duration, luaFile);
@@ -444,7 +449,7 @@ function markdown(r) {
   const p = r.params;
   L.push(`# tsmesh benchmark — ${r.startedAt}`, '');
   L.push(`${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}; ${r.versions.haproxy ?? 'no haproxy'}; ${r.versions.nginx ?? 'no nginx'}; ${r.versions.wrk ?? 'no wrk'}.`);
-  L.push(`Saturation: wrk -t${p.threads} -c${p.connections}, ${p.runs} × ${p.duration} s per scenario, interleaved; median (min–max). Latency: open loop at ${p.rate} req/s over ${p.latencyConnections} connections, ${p.latencyRuns} × ${p.latencyDuration} s (after ${p.latencyWarmup} s warm-up); median of runs (min–max).${p.quick ? ' **Quick run: too short to quote.**' : ''}`, '');
+  L.push(`Saturation: wrk -t${p.threads} -c${p.connections}, ${p.runs} × ${p.duration} s per scenario, interleaved; median (min–max). Latency: open loop at ${p.rate} req/s over ${p.latencyConnections} connections, ${p.latencyRuns} × ${p.latencyDuration} s (after ${p.latencyWarmup} s warm-up); median of runs (min–max). M and F: ${p.meshNodeOptions ? `NODE_OPTIONS="${p.meshNodeOptions}", as the injected sidecar` : "Node's default heap sizing"}.${p.quick ? ' **Quick run: too short to quote.**' : ''}`, '');
   for (const [id, why] of Object.entries(r.skipped)) L.push(`Skipped ${id}: ${why}.`);
   const ids = ['D', 'H', 'N', 'F', 'M'].filter((id) => r.scenarios[id]);
   if (ids.length > 0) {

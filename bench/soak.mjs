@@ -26,6 +26,7 @@ Options:
   --idle S          seconds idle before and after the load               [60]
   --every S         seconds between samples                              [2]
   --node-args=ARGS  extra node flags for both sidecars, e.g. --node-args="--max-semi-space-size=2"
+  --node-defaults   Node's default heap sizing instead of the injected sidecar's NODE_OPTIONS
   --alloc-profile   also sample what each sidecar allocates (freed objects included) for up to 30 s of the load
   --label TEXT      a name for this run in the report
   --no-build        do not run tsc -b first
@@ -41,6 +42,7 @@ const args = parseCli(
     idle: { type: 'string', default: '60' },
     every: { type: 'string', default: '2' },
     'node-args': { type: 'string', default: '' },
+    'node-defaults': { type: 'boolean', default: false },
     label: { type: 'string', default: '' },
     'alloc-profile': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
@@ -70,7 +72,8 @@ async function main() {
     buildWorkspaces(REPO_ROOT);
   }
   const { startNginx } = await import('./lib/peers.mjs');
-  const { startControlPlane, startMeshPair } = await import('./lib/mesh.mjs');
+  const { startControlPlane, startMeshPair, SHIPPED_NODE_OPTIONS } = await import('./lib/mesh.mjs');
+  P.nodeOptions = args['node-defaults'] ? '' : SHIPPED_NODE_OPTIONS;
   const dir = makeTempDir('soak');
   const probeFile = (role) => join(dir, `probe-${role}.json`);
   // The probe is preloaded with --import: heap figures without a change to the sidecar.
@@ -78,7 +81,7 @@ async function main() {
   const allocFile = (role) => join(dir, `alloc-${role}.heapprofile`);
   // The window starts a quarter into the load (start-up and warm-up are not what a request costs).
   const alloc = (role) => (args['alloc-profile'] ? { MEM_PROBE_ALLOC_FILE: allocFile(role), MEM_PROBE_ALLOC_DELAY_MS: String((P.idle + P.duration / 4 + 5) * 1000), MEM_PROBE_ALLOC_DURATION_MS: String(Math.min(30, P.duration / 2) * 1000) } : {});
-  const envFor = (role) => ({ MEM_PROBE_FILE: probeFile(role), MEM_PROBE_INTERVAL_MS: String(Math.min(1000, P.every * 500)), ...alloc(role) });
+  const envFor = (role) => ({ NODE_OPTIONS: P.nodeOptions, MEM_PROBE_FILE: probeFile(role), MEM_PROBE_INTERVAL_MS: String(Math.min(1000, P.every * 500)), ...alloc(role) });
   const nginx = await startNginx(dir);
   const cp = await startControlPlane(join(dir, 'mesh-data'));
   const m = await startMeshPair(cp, nginx.port, nodeArgs, envFor);
@@ -98,7 +101,7 @@ async function main() {
   };
   const timer = setInterval(sample, P.every * 1000);
   sample();
-  log(`pair up (node args: ${P.nodeArgs.join(' ') || 'none'}); idle ${P.idle} s`);
+  log(`pair up (NODE_OPTIONS: ${P.nodeOptions || 'none'}; node args: ${P.nodeArgs.join(' ') || 'none'}); idle ${P.idle} s`);
   await sleep(P.idle * 1000);
   phase = 'load';
   log(`load: ${P.rate} req/s over ${P.connections} connections for ${P.duration} s`);

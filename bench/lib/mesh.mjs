@@ -1,7 +1,7 @@
 // Scenario M and the control-plane figures: a real mesh-control-plane and mesh-sidecar processes from the built binaries.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AdminClient, readMeshctlConfig } from '@tsmesh/control-plane';
+import { AdminClient, readMeshctlConfig, SIDECAR_NODE_OPTIONS } from '@tsmesh/control-plane';
 import { startProcess, sleep } from './procs.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,6 +26,9 @@ export async function startControlPlane(dataDir, bin = BIN) {
   return { proc, address, admin, dataDir, meshctlConfig, bin };
 }
 
+// The V8 flags a sidecar ships with (the injected container's NODE_OPTIONS); NODE_OPTIONS: '' in env gives Node's defaults.
+export const SHIPPED_NODE_OPTIONS = SIDECAR_NODE_OPTIONS;
+
 // One sidecar with its default pipeline; nodeArgs e.g. ['--cpu-prof', '--cpu-prof-dir', dir].
 // env adds to the sidecar's environment (e.g. the memory probe's MEM_PROBE_FILE).
 export async function startSidecar(cp, { service, namespace, appPort, nodeArgs = [], name, env = {} }) {
@@ -40,7 +43,7 @@ export async function startSidecar(cp, { service, namespace, appPort, nodeArgs =
     '--inbound-port', '0', '--outbound-port', '0', '--admin-port', '0',
     ...(appPort === undefined ? [] : ['--app-port', String(appPort)]),
   ];
-  const proc = startProcess(name ?? `sidecar-${service}`, process.execPath, args, { env: { ...env, MESH_TOKEN: token.token } });
+  const proc = startProcess(name ?? `sidecar-${service}`, process.execPath, args, { env: { NODE_OPTIONS: SHIPPED_NODE_OPTIONS, ...env, MESH_TOKEN: token.token } });
   const ready = await proc.waitForEvent((e) => e.event === 'listening');
   const adminPort = Number(ready.adminPort);
   const deadline = Date.now() + 20_000;

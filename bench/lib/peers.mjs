@@ -90,11 +90,12 @@ const NODE_PROXY = fileURLToPath(new URL('./node-proxy.mjs', import.meta.url));
 const FLOOR_PROXY = fileURLToPath(new URL('./floor-proxy.mjs', import.meta.url));
 
 // A pair of one script's two roles: the server half on the mesh port, the client half in front of it.
-async function startScriptPair(name, script, certDir, backendPort) {
+async function startScriptPair(name, script, certDir, backendPort, nodeOptions = '') {
   const [inPort, meshPort] = [await freePort(), await freePort()];
-  const server = startProcess(`${name}-server`, process.execPath, [script, '--role', 'server', '--listen', String(meshPort), '--target-port', String(backendPort), '--certs', certDir], { env: { NODE_NO_WARNINGS: '1' } });
+  const env = { NODE_NO_WARNINGS: '1', NODE_OPTIONS: nodeOptions };
+  const server = startProcess(`${name}-server`, process.execPath, [script, '--role', 'server', '--listen', String(meshPort), '--target-port', String(backendPort), '--certs', certDir], { env });
   await server.waitForEvent((e) => e.event === 'listening');
-  const client = startProcess(`${name}-client`, process.execPath, [script, '--role', 'client', '--listen', String(inPort), '--target-port', String(meshPort), '--certs', certDir], { env: { NODE_NO_WARNINGS: '1' } });
+  const client = startProcess(`${name}-client`, process.execPath, [script, '--role', 'client', '--listen', String(inPort), '--target-port', String(meshPort), '--certs', certDir], { env });
   await client.waitForEvent((e) => e.event === 'listening');
   return { client, server, entryPort: inPort, meshPort };
 }
@@ -103,4 +104,5 @@ async function startScriptPair(name, script, certDir, backendPort) {
 export const startNodePair = (certDir, backendPort) => startScriptPair('node-proxy', NODE_PROXY, certDir, backendPort);
 
 // Scenario F: M's hops (HTTP/1.1 -> h2 over mTLS -> HTTP/1.1) in bare Node, without any of the mesh's features.
-export const startFloorPair = (certDir, backendPort) => startScriptPair('floor-proxy', FLOOR_PROXY, certDir, backendPort);
+// nodeOptions: M's V8 flags, so that F stays M's floor.
+export const startFloorPair = (certDir, backendPort, nodeOptions) => startScriptPair('floor-proxy', FLOOR_PROXY, certDir, backendPort, nodeOptions);

@@ -57,7 +57,7 @@ export function soakMarkdown(r) {
   const c = r.client;
   const L = [];
   L.push(`# tsmesh memory soak — ${r.startedAt}${p.label ? ` (${p.label})` : ''}`, '');
-  L.push(`${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}. Sidecar node args: ${p.nodeArgs.join(' ') || 'none'}.`);
+  L.push(`${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}. Sidecar NODE_OPTIONS: ${p.nodeOptions === undefined ? 'not recorded' : p.nodeOptions || "none (Node's defaults)"}; node args: ${p.nodeArgs.join(' ') || 'none'}.`);
   L.push(`M pair; ${p.idle} s idle, ${p.duration} s at ${p.rate} req/s (open loop, ${p.connections} connections), ${p.idle} s idle; a sample every ${p.every} s. MB = 10⁶ bytes.`, '');
   L.push(`Load: ${fmt(c.completed)} requests, ${fmt(c.achievedRate)} req/s achieved, p50 ${ms(c.latencyUs.p50)} ms, p99 ${ms(c.latencyUs.p99)} ms, p99.9 ${ms(c.latencyUs.p999)} ms, max ${ms(c.latencyUs.max)} ms; ${c.errors} errors, ${c.non2xx} non-2xx, ${c.unfinished} unfinished.`, '');
   L.push('| sidecar | idle RSS fresh | idle RSS settled (anon / file) | heap used settled | peak RSS under load | RSS end of load | RSS idle after | RSS slope 2nd half | heap floor slope 2nd half | CPU s per 1k req |');

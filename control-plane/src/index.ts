@@ -5,3 +5,4 @@ export { readMeshctlConfig, writeMeshctlConfig, defaultConfigPath, type MeshctlC
 export { EndpointRegistry, type RegisteredEndpoint } from './discovery/registry.js';
 export { ProxyTracker, type SyncState } from './discovery/proxy-tracker.js';
 export { initCertificateAuthority, loadCertificateAuthority, CertificateAuthority } from './ca/index.js';
+export { SIDECAR_NODE_OPTIONS } from './k8s/sidecar-spec.js';
