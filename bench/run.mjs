@@ -421,8 +421,9 @@ function targets(results) {
     const addedH = lat('H', key) - lat('D', key);
     // H adding nothing measurable (noise) leaves the ratio undefined, not "met".
     const ratio = addedH > 0 ? addedM / addedH : NaN;
-    const shown = addedH > 0 ? ratio.toFixed(2) : 'undefined (H added nothing measurable)';
-    add(`Added ${label} over D: M / H`, `<= ${goal}`, ratio, `${shown} (M +${ms(addedM)} ms, H +${ms(addedH)} ms)`, ratio <= goal);
+    const shown = addedH > 0 ? ratio.toFixed(2) : `no ratio: H's ${label} was not above D's in this run`;
+    const signed = (x) => `${x >= 0 ? '+' : ''}${ms(x)}`;
+    add(`Added ${label} over D: M / H`, `<= ${goal}`, ratio, `${shown} (M ${signed(addedM)} ms, H ${signed(addedH)} ms)`, ratio <= goal);
   }
   add('Throughput M / N', '>= 2', thr('M') / thr('N'), `${(thr('M') / thr('N')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('N'))} req/s)`, thr('M') / thr('N') >= 2);
   add('p99 M vs N (no worse)', 'M <= N', lat('M', 'p99') / lat('N', 'p99'), `M ${ms(lat('M', 'p99'))} ms, N ${ms(lat('N', 'p99'))} ms`, lat('M', 'p99') <= lat('N', 'p99'));
