@@ -10,7 +10,7 @@ import type { AppResponse, InboundRequest } from './types.js';
 
 // Only undici's Agent and its HTTP/1.1 client, through dispatch(): undici's index (fetch, WebSocket,
 // caches, the request API) costs 170 ms and ~8 MB at start-up, the Agent alone 25 ms and ~2 MB.
-// The version is pinned, and these paths are tested by every request without a body.
+// The version is pinned, and these paths are tested by every HTTP/1.1 request the data-plane tests send.
 const loadAgent = (): typeof UndiciAgent => createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 
 // The answer's buffer pauses undici above HIGH and resumes it below LOW. Each resume re-reads all that
