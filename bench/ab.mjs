@@ -26,6 +26,8 @@ Options:
                     e.g. to compare node flags)
   --base-node-args=ARGS, --head-node-args=ARGS
                     extra node flags for the sidecars of one build, e.g. --head-node-args="--max-semi-space-size=1"
+  --base-env=K=V,..., --head-env=K=V,...
+                    extra environment for the sidecars of one build, e.g. --head-env=MALLOC_ARENA_MAX=2
   --duration S      measured seconds per run (after a 2 s warm-up)                       [10]
   --rounds N        runs per build                                                       [4]
   --connections C   wrk connections                                                      [32]
@@ -40,6 +42,8 @@ const args = parseCli(
     'base-dir': { type: 'string' },
     'base-node-args': { type: 'string', default: '' },
     'head-node-args': { type: 'string', default: '' },
+    'base-env': { type: 'string', default: '' },
+    'head-env': { type: 'string', default: '' },
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '32' },
@@ -69,14 +73,14 @@ function postScript(dir, bytes) {
 }
 
 // One pair from one build, with its own nginx and control plane; all of it stopped and removed after.
-async function runOnce(label, root, nodeArgs) {
+async function runOnce(label, root, nodeArgs, env) {
   const { startNginx } = await import('./lib/peers.mjs');
   const { startControlPlane, startMeshPair, binariesOf } = await import('./lib/mesh.mjs');
   const dir = makeTempDir(`ab-${label}`);
   const nginx = await startNginx(dir);
   const cp = await startControlPlane(join(dir, 'mesh-data'), binariesOf(root));
   try {
-    const m = await startMeshPair(cp, nginx.port, nodeArgs);
+    const m = await startMeshPair(cp, nginx.port, nodeArgs, () => env);
     const { status } = await httpGet(m.entryPort, m.hostHeader);
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
     const script = P.body > 0 ? ['-s', postScript(dir, P.body)] : [];
@@ -128,11 +132,15 @@ async function main() {
     buildWorkspaces(REPO_ROOT);
   }
   const flags = (name) => args[name].split(' ').filter(Boolean);
-  const builds = { base: { root: baseRoot, nodeArgs: flags('base-node-args'), runs: [] }, head: { root: REPO_ROOT, nodeArgs: flags('head-node-args'), runs: [] } };
+  const envOf = (name) => Object.fromEntries(args[name].split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const builds = {
+    base: { root: baseRoot, nodeArgs: flags('base-node-args'), env: envOf('base-env'), runs: [] },
+    head: { root: REPO_ROOT, nodeArgs: flags('head-node-args'), env: envOf('head-env'), runs: [] },
+  };
   for (let round = 0; round < P.rounds; round += 1) {
     const order = round % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
     for (const label of order) {
-      const r = await runOnce(label, builds[label].root, builds[label].nodeArgs);
+      const r = await runOnce(label, builds[label].root, builds[label].nodeArgs, builds[label].env);
       builds[label].runs.push(r);
       log(line(label, r));
     }
@@ -143,7 +151,7 @@ async function main() {
   };
   const load = P.body > 0 ? `POST of ${P.body} bytes` : 'GET';
   process.stdout.write(`\nA/B under wrk -t1 -c${P.connections} (${load}), ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
-  const withFlags = (b) => (b.nodeArgs.length > 0 ? `, node ${b.nodeArgs.join(' ')}` : '');
+  const withFlags = (b) => `${b.nodeArgs.length > 0 ? `, node ${b.nodeArgs.join(' ')}` : ''}${Object.keys(b.env).length > 0 ? `, env ${Object.entries(b.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
   process.stdout.write(`base: ${baseLabel}${withFlags(builds.base)}\nhead: this checkout${withFlags(builds.head)}\n\n`);
   process.stdout.write('| build | req/s | client sidecar | server sidecar | pair | peak RSS MB client / server |\n| --- | --- | --- | --- | --- | --- |\n');
   const medians = {};
