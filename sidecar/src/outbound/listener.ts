@@ -45,6 +45,11 @@ export interface OutboundListenerHandle extends ListenerHandle {
 }
 
 export const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
+// How long an app's idle keep-alive connection stays open. The app's own pool decides when to drop it
+// (Go keeps idle connections 90 s, urllib3 until they fail): closing after Node 20's 5 s default races
+// requests the app writes into a connection as it closes, and a POST cannot be retried. Envoy's
+// default is an hour as well.
+export const APP_KEEPALIVE_TIMEOUT_MS = 3_600_000;
 
 export async function startOutboundListener(options: OutboundListenerOptions): Promise<OutboundListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.outbound');
@@ -62,6 +67,7 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
   });
   // requestTimeout 0: long uploads are fine; the pipeline's own deadline decides, and answers 504 instead of a reset.
   const server = createServer({ requestTimeout: 0 });
+  server.keepAliveTimeout = APP_KEEPALIVE_TIMEOUT_MS;
   const targets = new WeakMap<object, TransparentTarget>();
   server.on('request', (req, res) => proxyHttp1(handler, req, res, logger, targets.get(req.socket)));
   const detached = new SocketSet();
