@@ -39,7 +39,9 @@ it("keeps an idle keep-alive connection from the app open past Node's 5 s defaul
   const app = await startApp(cleanup, (_req, res) => res.end('ok'));
   const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
   const socket = connect({ host: '127.0.0.1', port: pair.outboundPort });
-  cleanup.add(() => socket.destroy());
+  cleanup.add(() => {
+    socket.destroy();
+  });
   await new Promise<void>((resolve) => socket.once('connect', resolve));
 
   const first = await getOn(socket);
