@@ -18,7 +18,7 @@ RSS (anonymous / file-backed, by mapping), V8 heap spaces, a heap snapshot by co
 
 Options:
   --settle S        seconds to wait after the request before measuring    [10]
-  --node-args=ARGS  extra node flags for both sidecars
+  --node-args=ARGS  extra node flags for both sidecars (on top of the injected sidecar's NODE_OPTIONS)
   --no-heap         skip the heap snapshot and --heap-prof
   --no-probe        do not preload the V8 heap probe
   --no-build        do not run tsc -b first
@@ -60,7 +60,7 @@ async function main() {
     buildWorkspaces(REPO_ROOT);
   }
   const { startNginx } = await import('./lib/peers.mjs');
-  const { startControlPlane, startMeshPair } = await import('./lib/mesh.mjs');
+  const { startControlPlane, startMeshPair, SHIPPED_NODE_OPTIONS } = await import('./lib/mesh.mjs');
   const { snapshotByConstructor, heapProfileByPackage } = await import('./lib/heap.mjs');
   const dir = makeTempDir('idle');
   const diag = join(dir, 'diag');
@@ -77,9 +77,9 @@ async function main() {
   const m = await startMeshPair(cp, nginx.port, nodeArgs, (role) => (probe ? { MEM_PROBE_FILE: probeFile(role), MEM_PROBE_INTERVAL_MS: '500' } : {}));
   const r = await httpGet(m.entryPort, m.hostHeader);
   if (r.status !== 200) throw new Error(`probe answered ${r.status}`);
-  log(`pair up (node args: ${nodeArgs.join(' ') || 'none'}); settling ${args.settle} s`);
+  log(`pair up (NODE_OPTIONS: ${SHIPPED_NODE_OPTIONS}, as the injected sidecar; node args: ${nodeArgs.join(' ') || 'none'}); settling ${args.settle} s`);
   await sleep(Number(args.settle) * 1000);
-  const out = { nodeArgs: extra, sidecars: {} };
+  const out = { nodeOptions: SHIPPED_NODE_OPTIONS, nodeArgs: extra, sidecars: {} };
   for (const [role, proc] of [['client', m.client], ['server', m.server]]) {
     out.sidecars[role] = { pid: proc.pid, memory: memoryDetail(proc.pid), mappings: smapsTop(proc.pid), v8: probe ? JSON.parse(readFileSync(probeFile(role), 'utf8')) : undefined };
   }
