@@ -72,7 +72,7 @@ function upgradeApp(app: AppTarget, req: InboundRequest, protocol: string, port:
       // RFC 8441: the extended CONNECT succeeds with 200; the app's 101 headers ride along.
       resolve({ headers: h1ResponseToH2(res.headers, { ':status': 200 }), body: socket, tunnel: socket, head });
     });
-    if (req.body === null) appReq.end();
-    else req.body.pipe(appReq);
+    // An upgrade comes as an extended CONNECT, which has no body: its bytes go through the tunnel.
+    appReq.end();
   });
 }
