@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // tsmesh benchmark harness: the same backend and the same clients through D (direct), H (HAProxy pair),
-// N (http-proxy pair) and M (two tsmesh sidecars), plus the control plane's config->ACK time and the
+// N (http-proxy pair), M (two tsmesh sidecars) and two bare-Node floors (F, R), plus the control plane's config->ACK time and the
 // CA's signing rate. Writes bench/results/<timestamp>.{md,json} and bench/results/latest.md.
 // See bench/README.md.
 import { spawnSync } from 'node:child_process';
@@ -21,13 +21,14 @@ Builds the workspaces (tsc -b), installs haproxy, nginx and wrk from Debian when
 as root, runs the scenarios on 127.0.0.1 and writes bench/results/<timestamp>.{md,json} and
 bench/results/latest.md.
 
-Scenarios (all by default):   --scenarios D,H,N,F,M,CP,CA
+Scenarios (all by default):   --scenarios D,H,N,F,R,M,CP,CA
   D   client -> nginx
   H   client -> HAProxy -> mTLS (TLS 1.3, RSA-2048, h2) -> HAProxy -> nginx
   N   client -> http-proxy (Node) -> mTLS (TLS 1.3, RSA-2048, HTTP/1.1 keep-alive) -> http-proxy -> nginx
   F   the floor: M's hops in bare Node (node:http -> node:http2 over mTLS -> node:http), no mesh features
+  R   the raw floor: bare Node without node:http/http2 (HTTP/1.1 framed by hand, frames over one mTLS connection)
   M   client -> tsmesh sidecar (client-only) -> mTLS h2 -> tsmesh sidecar (backend.bench) -> nginx
-      M and F run with the V8 flags of the injected sidecar (SIDECAR_NODE_OPTIONS, control-plane/src/k8s/sidecar-spec.ts)
+      M, F and R run with the V8 flags of the injected sidecar (SIDECAR_NODE_OPTIONS, control-plane/src/k8s/sidecar-spec.ts)
   CP  control plane: Apply -> ACK by every one of --sims simulated sidecars (one process)
   CA  workload CSRs signed per second (in process)
 
@@ -44,7 +45,7 @@ Options:
   --sims LIST               simulated sidecar counts for CP                       [100,1000]
   --cp-trials N             config changes per sim count                          [5; quick 2]
   --haproxy-threads N       nbthread of each HAProxy                              [1]
-  --node-defaults           run M and F with Node's default heap sizing instead
+  --node-defaults           run M, F and R with Node's default heap sizing instead
   --profile                 also run M once with --cpu-prof on both sidecars and list the top self-time functions
   --no-build                do not run tsc -b first
   --no-install              do not apt-get install missing peers
@@ -55,7 +56,7 @@ Options:
 const args = parseCli(
   {
     quick: { type: 'boolean', default: false },
-    scenarios: { type: 'string', default: 'D,H,N,F,M,CP,CA' },
+    scenarios: { type: 'string', default: 'D,H,N,F,R,M,CP,CA' },
     runs: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string', default: '32' },
@@ -96,7 +97,7 @@ const P = {
   caSeconds: quick ? 1.5 : 3,
 };
 const wanted = new Set(args.scenarios.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean));
-for (const s of wanted) if (!['D', 'H', 'N', 'F', 'M', 'CP', 'CA'].includes(s)) {
+for (const s of wanted) if (!['D', 'H', 'N', 'F', 'R', 'M', 'CP', 'CA'].includes(s)) {
   process.stderr.write(`unknown scenario "${s}"\n\n${USAGE}`);
   process.exit(2);
 }
@@ -210,7 +211,7 @@ async function main() {
     log('building (tsc -b)');
     buildWorkspaces(REPO_ROOT);
   }
-  const dataPlane = ['D', 'H', 'N', 'F', 'M'].filter((s) => wanted.has(s));
+  const dataPlane = ['D', 'H', 'N', 'F', 'R', 'M'].filter((s) => wanted.has(s));
   let missing = [];
   if (dataPlane.length > 0) missing = ensurePeers();
   const skipped = {};
@@ -220,7 +221,7 @@ async function main() {
 
   // Only after the build: these import the workspaces' dist/.
   const { writeBenchCertificates } = await import('./lib/certs.mjs');
-  const { startNginx, startHaproxyPair, startNodePair, startFloorPair, BACKEND_BODY } = await import('./lib/peers.mjs');
+  const { startNginx, startHaproxyPair, startNodePair, startFloorPair, startRawFloorPair, BACKEND_BODY } = await import('./lib/peers.mjs');
   const { startControlPlane, startMeshPair, SHIPPED_NODE_OPTIONS } = await import('./lib/mesh.mjs');
   const v8Options = args['node-defaults'] ? '' : SHIPPED_NODE_OPTIONS;
   P.meshNodeOptions = v8Options;
@@ -265,6 +266,10 @@ end
       }
       if (id === 'F') {
         const f = await startFloorPair(certDir, nginx.port, v8Options);
+        stacks.push({ id, entryPort: f.entryPort, hostHeader: host, meshPort: f.meshPort, procs: [{ role: 'client', proc: f.client }, { role: 'server', proc: f.server }] });
+      }
+      if (id === 'R') {
+        const f = await startRawFloorPair(certDir, nginx.port, v8Options);
         stacks.push({ id, entryPort: f.entryPort, hostHeader: host, meshPort: f.meshPort, procs: [{ role: 'client', proc: f.client }, { role: 'server', proc: f.server }] });
       }
       if (id === 'M') {
@@ -441,6 +446,8 @@ function targets(results) {
   add('CA CSRs signed per second', '>= 1,000', ca, `${fmt(ca)} /s`, ca >= 1000);
   // Not a goal of the issue: how much of M's cost is the mesh's own, next to Node's bare http/http2 on the same hops.
   add('For reference: throughput M / F (the bare Node floor)', 'info', thr('M') / thr('F'), `${(thr('M') / thr('F')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('F'))} req/s); F / H ${(thr('F') / thr('H')).toFixed(2)}`, null);
+  // What a Node sidecar reaches once it frames the bytes itself: whether the targets are within Node's reach at all.
+  add('For reference: throughput R / H and R / N (the raw Node floor)', 'info', thr('R') / thr('H'), `R / H ${(thr('R') / thr('H')).toFixed(2)}, R / N ${(thr('R') / thr('N')).toFixed(2)} (${fmt(thr('R'))} req/s); M / R ${(thr('M') / thr('R')).toFixed(2)}`, null);
   t.push({ name: 'No RSS growth over a 10-minute soak', goal: 'flat', value: null, display: 'not measured by this harness: npm run bench:soak (bench/results/soak-latest.md)', met: null });
   return t;
 }
@@ -450,11 +457,11 @@ function markdown(r) {
   const p = r.params;
   L.push(`# tsmesh benchmark — ${r.startedAt}`, '');
   L.push(`${r.machine.cpus} × ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}; ${r.versions.haproxy ?? 'no haproxy'}; ${r.versions.nginx ?? 'no nginx'}; ${r.versions.wrk ?? 'no wrk'}.`);
-  L.push(`Saturation: wrk -t${p.threads} -c${p.connections}, ${p.runs} × ${p.duration} s per scenario, interleaved; median (min–max). Latency: open loop at ${p.rate} req/s over ${p.latencyConnections} connections, ${p.latencyRuns} × ${p.latencyDuration} s (after ${p.latencyWarmup} s warm-up); median of runs (min–max). M and F: ${p.meshNodeOptions ? `NODE_OPTIONS="${p.meshNodeOptions}", as the injected sidecar` : "Node's default heap sizing"}.${p.quick ? ' **Quick run: too short to quote.**' : ''}`, '');
+  L.push(`Saturation: wrk -t${p.threads} -c${p.connections}, ${p.runs} × ${p.duration} s per scenario, interleaved; median (min–max). Latency: open loop at ${p.rate} req/s over ${p.latencyConnections} connections, ${p.latencyRuns} × ${p.latencyDuration} s (after ${p.latencyWarmup} s warm-up); median of runs (min–max). M, F and R: ${p.meshNodeOptions ? `NODE_OPTIONS="${p.meshNodeOptions}", as the injected sidecar` : "Node's default heap sizing"}.${p.quick ? ' **Quick run: too short to quote.**' : ''}`, '');
   for (const [id, why] of Object.entries(r.skipped)) L.push(`Skipped ${id}: ${why}.`);
-  const ids = ['D', 'H', 'N', 'F', 'M'].filter((id) => r.scenarios[id]);
+  const ids = ['D', 'H', 'N', 'F', 'R', 'M'].filter((id) => r.scenarios[id]);
   if (ids.length > 0) {
-    const names = { D: 'D direct → nginx', H: 'H HAProxy pair', N: 'N http-proxy pair', F: 'F bare Node h2 pair (floor)', M: 'M tsmesh sidecars' };
+    const names = { D: 'D direct → nginx', H: 'H HAProxy pair', N: 'N http-proxy pair', F: 'F bare Node h2 pair (floor)', R: 'R raw Node pair (floor)', M: 'M tsmesh sidecars' };
     const pair = (o, d = 3) => (o && Object.keys(o).length ? `${fmt(o.client, d)} / ${fmt(o.server, d)}` : '—');
     const lat = (x) => `${ms(x.median)} (${ms(x.min)}–${ms(x.max)})`;
     L.push(`| scenario | req/s at saturation | p50 ms @${p.rate}/s | p99 ms | p99.9 ms | CPU s per 1k req (client / server proxy) | RSS MB idle (client / server) | RSS MB peak | new conns per 1k req (steady / saturation) |`);

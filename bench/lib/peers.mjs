@@ -88,6 +88,7 @@ backend mesh
 
 const NODE_PROXY = fileURLToPath(new URL('./node-proxy.mjs', import.meta.url));
 const FLOOR_PROXY = fileURLToPath(new URL('./floor-proxy.mjs', import.meta.url));
+const RAW_FLOOR_PROXY = fileURLToPath(new URL('./raw-floor-proxy.mjs', import.meta.url));
 
 // A pair of one script's two roles: the server half on the mesh port, the client half in front of it.
 async function startScriptPair(name, script, certDir, backendPort, nodeOptions = '') {
@@ -106,3 +107,6 @@ export const startNodePair = (certDir, backendPort) => startScriptPair('node-pro
 // Scenario F: M's hops (HTTP/1.1 -> h2 over mTLS -> HTTP/1.1) in bare Node, without any of the mesh's features.
 // nodeOptions: M's V8 flags, so that F stays M's floor.
 export const startFloorPair = (certDir, backendPort, nodeOptions) => startScriptPair('floor-proxy', FLOOR_PROXY, certDir, backendPort, nodeOptions);
+
+// Scenario R: a pair with neither node:http nor node:http2 (hand-framed HTTP/1.1, one multiplexed mTLS connection).
+export const startRawFloorPair = (certDir, backendPort, nodeOptions) => startScriptPair('raw-floor-proxy', RAW_FLOOR_PROXY, certDir, backendPort, nodeOptions);
