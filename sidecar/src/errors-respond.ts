@@ -1,6 +1,6 @@
 // The one place where a MeshError becomes what the caller sees: HTTP/1.1 response, raw socket answer, or HTTP/2 stream.
 import { constants as h2c, type ServerHttp2Stream } from 'node:http2';
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshError } from './errors.js';
 
@@ -12,13 +12,13 @@ function headerSafe(reason: string): string {
   return reason.replace(/[^\x20-\x7e]/g, ' ');
 }
 
-interface ErrorAnswer {
+export interface ErrorAnswer {
   status: number;
   headers: Record<string, string>;
   body: string;
 }
 
-function answerFor(error: MeshError): ErrorAnswer {
+export function answerFor(error: MeshError): ErrorAnswer {
   const body = JSON.stringify({ error: error.code, reason: error.message });
   return {
     status: error.status,
@@ -48,7 +48,7 @@ export function respondHttp1(res: ServerResponse, error: MeshError): void {
 export function respondRawSocket(socket: Duplex, error: MeshError): void {
   if (socket.destroyed) return;
   const answer = answerFor(error);
-  let head = `HTTP/1.1 ${answer.status} ${statusText(answer.status)}\r\nconnection: close\r\n`;
+  let head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nconnection: close\r\n`;
   for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
   socket.end(`${head}\r\n${answer.body}`);
 }
@@ -92,23 +92,4 @@ export function respondGrpc(stream: ServerHttp2Stream, error: MeshError): void {
     },
     { endStream: true },
   );
-}
-
-function statusText(status: number): string {
-  switch (status) {
-    case 400:
-      return 'Bad Request';
-    case 403:
-      return 'Forbidden';
-    case 500:
-      return 'Internal Server Error';
-    case 502:
-      return 'Bad Gateway';
-    case 503:
-      return 'Service Unavailable';
-    case 504:
-      return 'Gateway Timeout';
-    default:
-      return 'Error';
-  }
 }

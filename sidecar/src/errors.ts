@@ -2,6 +2,7 @@
 
 export type MeshErrorCode =
   | 'MESH_ERR_BAD_REQUEST'
+  | 'MESH_ERR_MALFORMED_REQUEST'
   | 'MESH_ERR_UNAUTHENTICATED'
   | 'MESH_ERR_FORBIDDEN'
   | 'MESH_ERR_MTLS_REQUIRED'
@@ -39,6 +40,17 @@ export abstract class MeshError extends Error {
 export class BadRequestError extends MeshError {
   readonly code = 'MESH_ERR_BAD_REQUEST';
   readonly status = 400;
+}
+
+// The app's HTTP/1.1 could not be read; the status says how (400, 408, 417, 431, 501, 505), the reason where.
+export class MalformedRequestError extends MeshError {
+  readonly code = 'MESH_ERR_MALFORMED_REQUEST';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
 }
 
 export class UnauthenticatedError extends MeshError {

@@ -1,8 +1,11 @@
 // The app's HTTP/1.1 side of the outbound proxy: request target in, peer's answer (or a MeshError) out.
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
-import { respondHttp1 } from '../errors-respond.js';
+import type { RequestHead } from '../transport/http1-head.js';
+import type { H1Answer } from './h1-answer.js';
+import type { H1Exchange } from './h1-connection.js';
 import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, h2ToH1 } from '../pipeline/headers.js';
 import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
@@ -34,22 +37,14 @@ export function requestTarget(url: string, host: string | undefined): RequestTar
 }
 
 // Returns the pipeline request, or a 400 error if the target cannot be read. transparent: where an intercepted connection was dialled.
-export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | null, transparent?: TransparentTarget): OutboundRequest | BadRequestError {
+export function toOutboundRequest(head: RequestHead, body: Readable | null, upgrade: 'websocket' | null, transparent?: TransparentTarget): OutboundRequest | BadRequestError {
   const headers: OutgoingHttpHeaders = {};
-  const host = h1RequestToH2(req.rawHeaders, headers);
+  const host = h1RequestToH2(head.rawHeaders, headers);
   delete headers[APP_PORT_HEADER];
   delete headers[APP_PROTOCOL_HEADER];
-  const target = requestTarget(req.url ?? '', host ?? transparent?.address);
+  const target = requestTarget(head.target, host ?? transparent?.address);
   if (typeof target === 'string') return new BadRequestError(`outbound/target: ${target}`);
-  const hasBody = upgrade === null && (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0'));
-  const request = createOutboundRequest({
-    method: req.method ?? 'GET',
-    authority: target.authority,
-    path: target.path,
-    headers,
-    body: hasBody ? req : null,
-    upgrade,
-  });
+  const request = createOutboundRequest({ method: head.method, authority: target.authority, path: target.path, headers, body, upgrade });
   if (transparent) {
     request.service = transparent.service;
     request.appPort = transparent.port;
@@ -58,36 +53,45 @@ export function toOutboundRequest(req: IncomingMessage, upgrade: 'websocket' | n
   return request;
 }
 
-export function proxyHttp1(handler: OutboundHandler, req: IncomingMessage, res: ServerResponse, logger: Logger, transparent?: TransparentTarget): void {
-  const request = toOutboundRequest(req, null, transparent);
+export function proxyHttp1(handler: OutboundHandler, exchange: H1Exchange, logger: Logger, transparent?: TransparentTarget): void {
+  const answer = exchange.answer;
+  const request = toOutboundRequest(exchange.head, exchange.body, null, transparent);
   if (request instanceof BadRequestError) {
-    respondHttp1(res, request);
+    exchange.body?.destroy();
+    answer.fail(request);
     return;
   }
-  res.once('close', () => {
-    // The app hung up before the whole answer went out: stop the peer's work as well.
-    if (!res.writableFinished) request.cancel(new BadRequestError('outbound/listener: the app closed the connection before the response completed'));
-  });
+  // The app hung up before the whole answer went out: stop the peer's work as well.
+  answer.whenAborted(() => request.cancel(new BadRequestError('outbound/listener: the app closed the connection before the response completed')));
   handler(request).then(
-    (upstream) => writeUpstream(res, upstream),
+    (upstream) => writeUpstream(answer, upstream),
     (error: unknown) => {
       const meshError = toMeshError(error, 'outbound');
       if (meshError.status >= 500) logger.debug('outbound request failed', { code: meshError.code, reason: meshError.message });
-      respondHttp1(res, meshError);
+      answer.fail(meshError);
     },
   );
 }
 
-function writeUpstream(res: ServerResponse, upstream: UpstreamResponse): void {
+function writeUpstream(answer: H1Answer, upstream: UpstreamResponse): void {
   const body = upstream.body;
-  if (res.destroyed) {
+  if (answer.aborted) {
     body.destroy();
     return;
   }
-  res.writeHead(upstream.status, h2ToH1(upstream.headers, {}));
-  body.pipe(res);
+  answer.writeHead(upstream.status, h2ToH1(upstream.headers, {}));
+  const resume = (): void => {
+    body.resume();
+  };
+  body.on('data', (chunk: Buffer) => {
+    if (!answer.write(chunk)) {
+      body.pause();
+      answer.whenDrained(resume);
+    }
+  });
+  body.once('end', () => answer.end());
   body.once('close', () => {
     // The peer's stream ended without END_STREAM (reset, timeout): a truncated body must look truncated.
-    if (!body.readableEnded) res.destroy();
+    if (!body.readableEnded) answer.destroy();
   });
 }

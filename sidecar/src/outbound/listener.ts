@@ -1,5 +1,4 @@
 // Outbound listener: the local app's HTTP/1.1, h2c or (intercepted) TCP, carried over mTLS HTTP/2 to peers.
-import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createLogger, type Logger } from '@tsmesh/proto';
 import type { AddressResolver, EndpointResolver } from '../discovery/endpoint-resolver.js';
@@ -7,8 +6,9 @@ import type { OriginalDstReader } from '../intercept/original-dst.js';
 import { createH2Proxy } from './h2-proxy.js';
 import { routeConnection, type TransparentTarget } from './transparent.js';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, MalformedRequestError } from '../errors.js';
 import { respondRawSocket } from '../errors-respond.js';
+import { serveHttp1, type H1ConnectionHandlers } from './h1-connection.js';
 import { listen, SocketSet, type ListenerHandle } from '../transport/listen.js';
 import { SessionPool } from '../transport/pool.js';
 import { proxyHttp1 } from './h1-proxy.js';
@@ -50,6 +50,8 @@ export const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
 // requests the app writes into a connection as it closes, and a POST cannot be retried. Envoy's
 // default is an hour as well.
 export const APP_KEEPALIVE_TIMEOUT_MS = 3_600_000;
+// How long an app may take to send a whole request head (node:http's headersTimeout).
+export const HEAD_TIMEOUT_MS = 60_000;
 
 export async function startOutboundListener(options: OutboundListenerOptions): Promise<OutboundListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.outbound');
@@ -65,35 +67,31 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS,
     pool,
   });
-  // requestTimeout 0: long uploads are fine; the pipeline's own deadline decides, and answers 504 instead of a reset.
-  const server = createServer({ requestTimeout: 0 });
-  server.keepAliveTimeout = APP_KEEPALIVE_TIMEOUT_MS;
-  const targets = new WeakMap<object, TransparentTarget>();
-  server.on('request', (req, res) => proxyHttp1(handler, req, res, logger, targets.get(req.socket)));
   const detached = new SocketSet();
-  server.on('upgrade', (req, socket, head) => {
-    detached.add(socket);
-    proxyUpgrade(handler, req, socket, head, logger, targets.get(req.socket));
+  // No overall request timeout: long uploads are fine; the pipeline's own deadline decides, and answers 504 instead of a reset.
+  const http1 = (target: TransparentTarget | undefined): H1ConnectionHandlers => ({
+    request: (exchange) => proxyHttp1(handler, exchange, logger, target),
+    upgrade: (head, socket, rest) => {
+      detached.add(socket);
+      proxyUpgrade(handler, head, socket, rest, logger, target);
+    },
+    refuse: (socket, error) => {
+      if (typeof error !== 'string') logger.debug('malformed request from app', { error: error.message });
+      const refusal = typeof error === 'string' ? new BadRequestError(error) : new MalformedRequestError(`outbound/listener: malformed HTTP/1.1 request: ${error.message}`, error.status);
+      if (socket.writable) respondRawSocket(socket, refusal);
+      else socket.destroy();
+    },
+    idleTimeoutMs: APP_KEEPALIVE_TIMEOUT_MS,
+    headTimeoutMs: HEAD_TIMEOUT_MS,
   });
-  server.on('connect', (_req, socket) => {
-    socket.on('error', () => undefined);
-    respondRawSocket(socket, new BadRequestError('outbound/target: CONNECT tunnels are not carried by the mesh; send plain HTTP'));
-  });
-  server.on('clientError', (error, socket) => {
-    logger.debug('malformed request from app', { error: error.message });
-    if (socket.writable) respondRawSocket(socket, new BadRequestError(`outbound/listener: malformed HTTP/1.1 request: ${error.message}`));
-    else socket.destroy();
-  });
+  const direct = http1(undefined);
   const h2 = createH2Proxy(handler, logger);
   const connections = new SocketSet();
   const noAddresses: AddressResolver = { resolveAddress: () => Promise.resolve({ ok: true, value: null }) };
   const routing = {
     originalDst: options.transparent?.originalDst,
     resolver: options.transparent?.addresses ?? noAddresses,
-    http1: (socket: Socket, target: TransparentTarget | undefined) => {
-      if (target) targets.set(socket, target);
-      server.emit('connection', socket);
-    },
+    http1: (socket: Socket, target: TransparentTarget | undefined) => serveHttp1(socket, target ? http1(target) : direct),
     h2,
     handler,
     detectTimeoutMs: options.transparent?.detectTimeoutMs ?? 500,
@@ -115,15 +113,8 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
       detached.destroyAll();
       h2.close();
       connections.destroyAll();
-      front.close();
-      return closeServer(server);
+      return new Promise<void>((resolve) => front.close(() => resolve()));
     },
   };
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}

@@ -1,20 +1,21 @@
 // WebSocket from the app: an HTTP/1.1 Upgrade carried to the peer as an RFC 8441 extended CONNECT stream.
-import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { respondRawSocket } from '../errors-respond.js';
+import type { RequestHead } from '../transport/http1-head.js';
 import type { OutboundHandler, UpstreamResponse } from './http/types.js';
 import { toOutboundRequest } from './h1-proxy.js';
 import type { TransparentTarget } from './transparent.js';
 
-export function proxyUpgrade(handler: OutboundHandler, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger, transparent?: TransparentTarget): void {
+export function proxyUpgrade(handler: OutboundHandler, req: RequestHead, socket: Duplex, head: Buffer, logger: Logger, transparent?: TransparentTarget): void {
   socket.on('error', (error: Error) => logger.debug('app socket error on upgrade', { error: error.message }));
-  if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
-    respondRawSocket(socket, new BadRequestError(`outbound/target: only "Upgrade: websocket" is carried, not "${String(req.headers.upgrade).slice(0, 100)}"`));
+  if (req.upgrade?.toLowerCase() !== 'websocket') {
+    respondRawSocket(socket, new BadRequestError(`outbound/target: only "Upgrade: websocket" is carried, not "${String(req.upgrade).slice(0, 100)}"`));
     return;
   }
-  const request = toOutboundRequest(req, 'websocket', transparent);
+  const request = toOutboundRequest(req, null, 'websocket', transparent);
   if (request instanceof BadRequestError) {
     respondRawSocket(socket, request);
     return;

@@ -1,0 +1,138 @@
+// The answer to one app request, written by hand: status line, headers, and the body framed as HTTP/1.1 needs.
+import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import type { MeshError } from '../errors.js';
+import { answerFor } from '../errors-respond.js';
+import type { RequestHead } from '../transport/http1-head.js';
+
+let dateSecond = 0;
+let dateText = '';
+
+// node:http adds Date to every answer that lacks one (RFC 9110 6.6.1); formatted once per second, as Node does.
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+export class H1Answer {
+  headSent = false;
+  finished = false;
+  // Whether the connection stays open after this answer; HTTP/1.0 answers without a length end by closing.
+  keepAlive: boolean;
+  private closed = false;
+  private chunked = false;
+  // Held until the first body bytes or the end, as node:http does: a small answer leaves in one write.
+  private pendingHead: string | null = null;
+  private bodyAllowed = true;
+  private onAbort: (() => void) | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly head: RequestHead,
+    private readonly done: () => void,
+  ) {
+    this.keepAlive = head.keepAlive;
+  }
+
+  // Called once if the app's connection goes away before the whole answer went out.
+  whenAborted(callback: () => void): void {
+    this.onAbort = callback;
+  }
+
+  get aborted(): boolean {
+    return this.closed;
+  }
+
+  connectionClosed(): void {
+    if (this.finished || this.closed) return;
+    this.closed = true;
+    this.onAbort?.();
+  }
+
+  writeHead(status: number, headers: OutgoingHttpHeaders): void {
+    if (this.closed || this.headSent) return;
+    this.headSent = true;
+    this.bodyAllowed = this.head.method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
+    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let hasLength = false;
+    let hasDate = false;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      if (name === 'content-length') hasLength = true;
+      else if (name === 'date') hasDate = true;
+      if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
+      else text += `${name}: ${value}\r\n`;
+    }
+    if (!hasDate) text += `date: ${httpDate()}\r\n`;
+    if (this.bodyAllowed && !hasLength) {
+      if (this.head.minorVersion === 1) {
+        this.chunked = true;
+        text += 'transfer-encoding: chunked\r\n';
+      } else {
+        this.keepAlive = false;
+      }
+    }
+    if (!this.keepAlive) text += 'connection: close\r\n';
+    else if (this.head.minorVersion === 0) text += 'connection: keep-alive\r\n';
+    this.pendingHead = `${text}\r\n`;
+  }
+
+  // false: the app reads slower than the peer sends; wait for whenDrained.
+  write(chunk: Buffer): boolean {
+    if (this.closed || !this.bodyAllowed || chunk.length === 0) return true;
+    const socket = this.socket;
+    socket.cork();
+    this.flushHead();
+    let more: boolean;
+    if (this.chunked) {
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      more = socket.write('\r\n', 'latin1');
+    } else {
+      more = socket.write(chunk);
+    }
+    socket.uncork();
+    return more;
+  }
+
+  private flushHead(): void {
+    if (this.pendingHead === null) return;
+    this.socket.write(this.pendingHead, 'latin1');
+    this.pendingHead = null;
+  }
+
+  whenDrained(callback: () => void): void {
+    this.socket.once('drain', callback);
+  }
+
+  end(): void {
+    if (this.closed || this.finished) return;
+    this.finished = true;
+    this.socket.cork();
+    this.flushHead();
+    if (this.chunked) this.socket.write('0\r\n\r\n', 'latin1');
+    this.socket.uncork();
+    this.done();
+  }
+
+  // Once the status line is out, a wrong body is worse than a cut connection: the app must see a failure.
+  fail(error: MeshError): void {
+    if (this.closed || this.finished) return;
+    if (this.headSent) return this.destroy();
+    const answer = answerFor(error);
+    this.writeHead(answer.status, answer.headers);
+    this.write(Buffer.from(answer.body));
+    this.end();
+  }
+
+  // The peer's answer broke off: cut the connection so the app sees it truncated.
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

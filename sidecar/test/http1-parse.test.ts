@@ -1,0 +1,159 @@
+// The hand-written HTTP/1.1 request framing: any valid request in any split reads back the same, and every ambiguous one is refused.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BodyDecoder } from '../src/transport/http1-body.js';
+import { HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
+
+const tokenChar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
+const token = fc.array(tokenChar, { minLength: 1, maxLength: 12 }).map((cs) => cs.join(''));
+const reserved = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'expect']);
+const headerName = token.filter((n) => !reserved.has(n.toLowerCase()));
+// Values as they arrive after trimming: no leading or trailing whitespace, inner spaces and tabs allowed.
+const valueChar = fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constant(0x20), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c));
+const headerValue = fc.array(valueChar, { maxLength: 40 }).map((cs) => cs.join('').replace(/^[ \t]+|[ \t]+$/g, ''));
+const target = fc.array(fc.integer({ min: 0x21, max: 0x7e }), { minLength: 1, maxLength: 60 }).map((cs) => `/${String.fromCharCode(...cs)}`);
+
+interface Sample {
+  method: string;
+  target: string;
+  headers: [string, string][];
+  body: Buffer;
+  chunks: number[] | null;
+}
+
+const sample: fc.Arbitrary<Sample> = fc.record({
+  method: token,
+  target,
+  headers: fc.array(fc.tuple(headerName, headerValue), { maxLength: 8 }),
+  body: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  chunked: fc.option(fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }), { nil: null }),
+}).map(({ chunked, ...s }) => ({ ...s, chunks: chunked }));
+
+function serialize(s: Sample): Buffer {
+  let head = `${s.method} ${s.target} HTTP/1.1\r\nHost: orders.shop\r\n`;
+  for (const [name, value] of s.headers) head += `${name}: ${value}\r\n`;
+  if (s.chunks === null) return Buffer.concat([Buffer.from(`${head}Content-Length: ${s.body.length}\r\n\r\n`, 'latin1'), s.body]);
+  const parts: Buffer[] = [Buffer.from(`${head}Transfer-Encoding: chunked\r\n\r\n`, 'latin1')];
+  let at = 0;
+  for (let i = 0; at < s.body.length; i = (i + 1) % s.chunks.length) {
+    const piece = s.body.subarray(at, at + (s.chunks[i] as number));
+    at += piece.length;
+    parts.push(Buffer.from(`${piece.length.toString(16)};ext=1\r\n`), piece, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from('0\r\nx-trailer: t\r\n\r\n'));
+  return Buffer.concat(parts);
+}
+
+// Feeds the bytes in the given pieces, as a connection would: returns each request's head and decoded body.
+function readAll(bytes: Buffer, cuts: number[]): { head: RequestHead; body: Buffer }[] | HttpParseError {
+  const out: { head: RequestHead; body: Buffer }[] = [];
+  let pending = Buffer.alloc(0);
+  let current: { head: RequestHead; decoder: BodyDecoder; body: Buffer[] } | null = null;
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  let last = 0;
+  for (const end of [...points, bytes.length]) {
+    pending = Buffer.concat([pending, bytes.subarray(last, end)]);
+    last = end;
+    for (;;) {
+      if (current === null) {
+        const head = parseRequestHead(pending, 0);
+        if (head === undefined) break;
+        if (head instanceof HttpParseError) return head;
+        pending = pending.subarray(head.length);
+        current = { head, decoder: new BodyDecoder(head.chunked ? -1 : Math.max(head.contentLength, 0)), body: [] };
+      }
+      const decoded = current.body;
+      const consumed = current.decoder.decode(pending, 0, (data) => decoded.push(Buffer.from(data)));
+      if (consumed instanceof HttpParseError) return consumed;
+      pending = pending.subarray(consumed);
+      if (!current.decoder.done) break;
+      out.push({ head: current.head, body: Buffer.concat(decoded) });
+      current = null;
+    }
+  }
+  return out;
+}
+
+function refusal(text: string): HttpParseError {
+  const bytes = Buffer.from(text, 'latin1');
+  const result = readAll(bytes, []);
+  if (!(result instanceof HttpParseError)) throw new Error(`accepted: ${JSON.stringify(text)}`);
+  return result;
+}
+
+describe('HTTP/1.1 request framing', () => {
+  it('reads any valid request, pipelined after another, the same however the bytes are split', () => {
+    fc.assert(
+      fc.property(sample, sample, fc.array(fc.nat(), { maxLength: 12 }), (a, b, cuts) => {
+        const result = readAll(Buffer.concat([serialize(a), serialize(b)]), cuts);
+        if (result instanceof HttpParseError) throw result;
+        expect(result).toHaveLength(2);
+        for (const [i, s] of [a, b].entries()) {
+          const { head, body } = result[i] as { head: RequestHead; body: Buffer };
+          expect(head.method).toBe(s.method);
+          expect(head.target).toBe(s.target);
+          expect(head.host).toBe('orders.shop');
+          expect(head.chunked).toBe(s.chunks !== null);
+          expect(head.rawHeaders.slice(2, 2 + s.headers.length * 2)).toEqual(s.headers.flat());
+          expect(body.equals(s.body)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws on arbitrary bytes, and never reads a head past its limit', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        const result = parseRequestHead(Buffer.from(bytes), 0);
+        if (result !== undefined && !(result instanceof HttpParseError)) expect(result.length).toBeLessThanOrEqual(bytes.length);
+      }),
+      { numRuns: 500 },
+    );
+    const big = Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(MAX_HEAD_BYTES)}`);
+    expect((parseRequestHead(big, 0) as HttpParseError).status).toBe(431);
+  });
+
+  it('refuses every framing a proxy could read differently from the app (request smuggling)', () => {
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n').status).toBe(400);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n').message).toMatch(/differ/);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n').status).toBe(400);
+    for (const length of ['+3', '-1', '3a', '0x3', '']) expect(refusal(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${length}\r\n\r\n`).status).toBe(400);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n').status).toBe(501);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n').status).toBe(400);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n').status).toBe(400);
+    expect(refusal('POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n').status).toBe(400);
+    expect(refusal('GET / HTTP/1.1\r\nHost : a\r\n\r\n').message).toMatch(/before the colon/);
+    expect(refusal('GET / HTTP/1.1\r\nHost: a\r\nx-a: 1\r\n  folded\r\n\r\n').message).toMatch(/folded/);
+    expect(refusal('GET / HTTP/1.1\nHost: a\r\n\r\n').message).toMatch(/bare LF/);
+    expect(refusal('GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n').message).toMatch(/bare CR/);
+    expect(refusal('GET / HTTP/1.1\r\nHost: a\r\nx-a: a\u0000b\r\n\r\n').message).toMatch(/control/);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n').message).toMatch(/chunk size/);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000\r\n').message).toMatch(/chunk size/);
+    expect(refusal('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n').message).toMatch(/CRLF/);
+  });
+
+  it('refuses heads it cannot serve, with the status that says why', () => {
+    expect(refusal('GET / HTTP/1.1\r\n\r\n').message).toMatch(/Host/);
+    expect(refusal('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n').message).toMatch(/more than one Host/);
+    expect(refusal('GET / HTTP/2.0\r\nHost: a\r\n\r\n').status).toBe(505);
+    expect(refusal('GET / HTTP/1.1x\r\nHost: a\r\n\r\n').status).toBe(400);
+    expect(refusal('GET  / HTTP/1.1\r\nHost: a\r\n\r\n').message).toMatch(/request line/);
+    expect(refusal('G(T / HTTP/1.1\r\nHost: a\r\n\r\n').message).toMatch(/not a token/);
+    expect(refusal('PUT / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n').status).toBe(417);
+  });
+
+  it('reads keep-alive, upgrade and expectations as RFC 9112 and node:http do', () => {
+    const head = (text: string): RequestHead => parseRequestHead(Buffer.from(text), 0) as RequestHead;
+    expect(head('GET / HTTP/1.1\r\nHost: a\r\n\r\n').keepAlive).toBe(true);
+    expect(head('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').keepAlive).toBe(false);
+    expect(head('GET / HTTP/1.0\r\n\r\n').keepAlive).toBe(false);
+    expect(head('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').keepAlive).toBe(true);
+    expect(head('GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n').upgrade).toBe('websocket');
+    // Upgrade without Connection: upgrade is only a header (RFC 9110 7.8).
+    expect(head('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade).toBeNull();
+    expect(head('PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n').expectContinue).toBe(true);
+    expect(head('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('GET');
+    expect(head('GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\n\r\n').contentLength).toBe(7);
+  });
+});
