@@ -1,8 +1,9 @@
-// The hand-written HTTP/1.1 request framing: any valid request in any split reads back the same, and every ambiguous one is refused.
+// The hand-written HTTP/1.1 framing, requests from apps and answers from apps: any valid message in any split reads back the same, every ambiguous one is refused.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BodyDecoder } from '../src/transport/http1-body.js';
 import { HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
+import { parseResponseHead, type ResponseHead } from '../src/transport/http1-response.js';
 
 const tokenChar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
 const token = fc.array(tokenChar, { minLength: 1, maxLength: 12 }).map((cs) => cs.join(''));
@@ -155,5 +156,52 @@ describe('HTTP/1.1 request framing', () => {
     expect(head('PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n').expectContinue).toBe(true);
     expect(head('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('GET');
     expect(head('GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\n\r\n').contentLength).toBe(7);
+  });
+});
+
+describe("HTTP/1.1 answers from the app", () => {
+  const parse = (text: string, head = false): ResponseHead | HttpParseError | undefined => parseResponseHead(Buffer.from(text, 'latin1'), 0, head);
+
+  it('reads any valid answer head the same however much of it has arrived', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 599 }), fc.array(fc.tuple(headerName, headerValue), { maxLength: 8 }), fc.nat(), (status, headers, cut) => {
+        let text = `HTTP/1.1 ${status} Whatever Reason\r\n`;
+        for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+        text += 'Content-Length: 3\r\n\r\n';
+        const bytes = Buffer.from(`${text}abc`, 'latin1');
+        const at = cut % text.length;
+        expect(parseResponseHead(bytes.subarray(0, at), 0, false)).toBeUndefined();
+        const head = parseResponseHead(bytes, 0, false) as ResponseHead;
+        expect(head.status).toBe(status);
+        expect(head.length).toBe(text.length);
+        expect(head.framing).toBe(status < 200 || status === 204 || status === 304 ? 'none' : 'length');
+        for (const [name, value] of headers) expect([head.headers[name.toLowerCase()]].flat()).toContain(value);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('frames the body as RFC 9112 6.3 says, and keeps repeated headers as lists', () => {
+    expect((parse('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', true) as ResponseHead).framing).toBe('none');
+    expect((parse('HTTP/1.1 204 No Content\r\n\r\n') as ResponseHead).framing).toBe('none');
+    expect(parse('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatchObject({ framing: 'chunked', keepAlive: true });
+    expect(parse('HTTP/1.1 200 OK\r\n\r\n')).toMatchObject({ framing: 'close', keepAlive: false });
+    expect(parse('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n')).toMatchObject({ framing: 'close', keepAlive: false });
+    expect(parse('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n')).toMatchObject({ framing: 'length', keepAlive: false });
+    expect(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n')).toMatchObject({ keepAlive: true });
+    expect(parse('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n')).toMatchObject({ keepAlive: false });
+    const repeated = parse('HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n') as ResponseHead;
+    expect(repeated.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(repeated.headers['content-length']).toBe('2');
+  });
+
+  it('refuses answers a connection could be desynchronised by', () => {
+    expect((parse('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n') as HttpParseError).message).toMatch(/both/);
+    expect((parse('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n') as HttpParseError).status).toBe(400);
+    expect((parse('HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n') as HttpParseError).status).toBe(400);
+    expect((parse('HTTP/1.1 200 OK\nContent-Length: 2\r\n\r\n') as HttpParseError).message).toMatch(/bare LF/);
+    expect((parse('HTTP/1.1 200 OK\r\n folded: x\r\n\r\n') as HttpParseError).status).toBe(400);
+    expect((parse('HTTP/2 200\r\n\r\n') as HttpParseError).message).toMatch(/status line/);
+    expect((parse('HTTP/1.1 099 Low\r\n\r\n') as HttpParseError).message).toMatch(/status line/);
   });
 });

@@ -99,7 +99,7 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
     if (colon <= 0) return new HttpParseError(400, `the header line "${line.slice(0, 100)}" has no name`);
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return new HttpParseError(400, `the header name "${name.slice(0, 100)}" is not a token${/[ \t]$/.test(name) ? ' (no whitespace is allowed before the colon)' : ''}`);
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of header "${name}" has control characters`);
     head.rawHeaders.push(name, value);
     switch (name.toLowerCase()) {
@@ -149,6 +149,14 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
   }
   if (connectionUpgrade && upgrade !== null) head.upgrade = upgrade;
   return head;
+}
+
+// Optional whitespace around a field value; most values have none, and a regex replace for each was measurable.
+export function trimOws(value: string): string {
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  if (first !== 32 && first !== 9 && last !== 32 && last !== 9) return value;
+  return value.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
 // Repeated Content-Length values (or a list) are allowed only when they all agree (RFC 9110 8.6).

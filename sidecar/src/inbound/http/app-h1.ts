@@ -1,120 +1,154 @@
-// HTTP/1.1 requests to the local app, over undici's keep-alive pools (decision 0016): node:http's
-// request and Agent were a quarter of the server sidecar's CPU per request.
-import { createRequire } from 'node:module';
-import { PassThrough, Readable } from 'node:stream';
-import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+// HTTP/1.1 requests to the local app over keep-alive connections of our own (decision 0017, stage 3):
+// the request written by hand, the answer framed by the same strict parser as the outbound side.
+import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { BadRequestError } from '../../errors.js';
 import { h1ResponseToH2 } from '../../pipeline/headers.js';
+import { AppConnection } from './app-h1-connection.js';
 import { appH1Headers, appUnavailable } from './app-request.js';
 import type { AppResponse, InboundRequest } from './types.js';
 
-// Only undici's Agent and its HTTP/1.1 client, through dispatch(): undici's index (fetch, WebSocket,
-// caches, the request API) costs 170 ms and ~8 MB at start-up, the Agent alone 25 ms and ~2 MB.
-// The version is pinned, and these paths are tested by every HTTP/1.1 request the data-plane tests send.
-const loadAgent = (): typeof UndiciAgent => createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-
-// The answer's buffer pauses undici above HIGH and resumes it below LOW. Each resume re-reads all that
-// waits in the socket and copies it into the parser, so pausing at every full chunk (the stream's own
-// high-water mark) turned a full-duplex echo quadratic: 4.6 MB piled up in the socket, 10 s for 50 MB.
-const ANSWER_BUFFER_LOW = 64 * 1024;
-const ANSWER_BUFFER_HIGH = 4 * ANSWER_BUFFER_LOW;
 const SMALL_BODY_BYTES = 64 * 1024;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TARGET = /^[\x21-\x7e]+$/;
+// Methods whose requests carry a payload: without a body they still say so (Content-Length: 0), as node:http does.
+const PAYLOAD_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export class H1AppPool {
-  private readonly agent: UndiciAgent;
+  // Per app port, the connections waiting for a request; the last one back is the next one out.
+  private readonly idle = new Map<number, AppConnection[]>();
+  private readonly open = new Set<Socket>();
 
   // idleTimeoutMs: below the app's keep-alive timeout, so the app never closes a connection we are about to reuse.
   constructor(
     private readonly host: string,
-    idleTimeoutMs: number,
-  ) {
-    const Agent = loadAgent();
-    this.agent = new Agent({
-      keepAliveTimeout: idleTimeoutMs,
-      keepAliveMaxTimeout: idleTimeoutMs,
-      // The route's timeouts decide how long a request may take, as with every other hop; undici's own
-      // defaults (300 s for headers, 300 s between body chunks) would cut long polls and slow streams.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-  }
+    private readonly idleTimeoutMs: number,
+  ) {}
 
   // For any request but an upgrade.
   request(req: InboundRequest, port: number): Promise<AppResponse> {
     const body = req.body;
     if (body === null) return this.send(req, port, null);
-    // A small body of known length goes to the app in one write: streamed through undici, a 1 kB POST
-    // cost the server sidecar ~25 % more CPU than through node:http.
+    // A small body of known length goes to the app in the same write as the head.
     if (Number(req.headers['content-length']) <= SMALL_BODY_BYTES) return readSmallBody(body).then((bytes) => this.send(req, port, bytes));
-    // undici destroys a stream body once it has sent it; the HTTP/2 stream is also where the answer
-    // goes, so undici gets its own stream fed from it.
-    const upload = body.pipe(new PassThrough());
-    // undici fails it with its own error when the app fails; that failure reaches us in onResponseError.
-    upload.on('error', () => undefined);
-    return this.send(req, port, upload);
+    return this.send(req, port, body);
   }
 
   private send(req: InboundRequest, port: number, upload: Buffer | Readable | null): Promise<AppResponse> {
     const where = `${this.host}:${port}`;
-    const headers = appH1Headers(req);
+    const head = requestHead(req, upload);
+    if (head instanceof BadRequestError) return Promise.reject(head);
     return new Promise<AppResponse>((resolve, reject) => {
       const signal = req.signal;
-      let controller: Dispatcher.DispatchController | undefined;
-      let body: Readable | undefined;
-      // Set once undici has finished with the request, by the end of the answer or by a failure.
-      let settled = false;
+      const connection = this.checkout(port);
       // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
-      const onCancel = (): void => controller?.abort(new Error('the peer cancelled the request'));
-      const fail = (error: Error & { code?: string }): void => {
-        settled = true;
-        signal.removeEventListener('abort', onCancel);
-        // Mid-answer, the body closes without ending: the relay resets the caller's stream. No 'error'
-        // event: nobody listens for one on an answer body, and an unheard one would crash the sidecar.
-        if (body) body.destroy();
-        else reject(appUnavailable(error, where));
-      };
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (c) => {
-          controller = c;
-          if (signal.aborted) onCancel();
-        },
-        onResponseStart: (c, statusCode, responseHeaders) => {
-          if (statusCode < 200) return;
-          body = new Readable({
-            highWaterMark: ANSWER_BUFFER_LOW,
-            read: () => c.resume(),
-            destroy: (error, callback) => {
-              // Whoever reads the answer stopped early (the peer reset the stream): stop the app's work too.
-              if (!settled) c.abort(error ?? new Error('the answer was dropped before it ended'));
-              callback(error);
-            },
-          });
-          resolve({ headers: h1ResponseToH2(responseHeaders, { ':status': statusCode }), body, tunnel: null, head: null });
-        },
-        onResponseData: (c, chunk) => {
-          if (body === undefined) return;
-          body.push(chunk);
-          if (body.readableLength >= ANSWER_BUFFER_HIGH) c.pause();
-        },
-        onResponseEnd: () => {
-          settled = true;
+      const onCancel = (): void => connection.abort();
+      connection.begin(req.method === 'HEAD', {
+        answered: ({ head: answer, body }) => resolve({ headers: h1ResponseToH2(answer.headers, { ':status': answer.status }), body, tunnel: null, head: null }),
+        failed: (error) => reject(appUnavailable(error, where)),
+        finished: (reusable) => {
           signal.removeEventListener('abort', onCancel);
-          body?.push(null);
+          if (reusable) this.checkin(port, connection);
         },
-        onResponseError: (_c, error) => fail(error),
-      };
+      });
+      if (signal.aborted) return onCancel();
       signal.addEventListener('abort', onCancel);
-      try {
-        this.agent.dispatch({ origin: `http://${where}`, method: req.method, path: req.path, headers, body: upload }, handler);
-      } catch (error) {
-        fail(error as Error);
-      }
+      writeRequest(connection.socket, head, upload, () => connection.sent());
     });
   }
 
-  close(): void {
-    void this.agent.destroy().catch(() => undefined);
+  private checkout(port: number): AppConnection {
+    const list = this.idle.get(port);
+    for (let connection = list?.pop(); connection !== undefined; connection = list?.pop()) if (connection.idle) return connection;
+    const socket = connect({ host: this.host, port, noDelay: true });
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
+    return new AppConnection(socket, this.idleTimeoutMs, (lost) => this.forget(port, lost));
   }
+
+  private checkin(port: number, connection: AppConnection): void {
+    let list = this.idle.get(port);
+    if (list === undefined) this.idle.set(port, (list = []));
+    list.push(connection);
+  }
+
+  private forget(port: number, connection: AppConnection): void {
+    const list = this.idle.get(port);
+    const at = list?.indexOf(connection) ?? -1;
+    if (at >= 0) list?.splice(at, 1);
+  }
+
+  close(): void {
+    for (const socket of this.open) socket.destroy();
+    this.idle.clear();
+  }
+}
+
+function requestHead(req: InboundRequest, upload: Buffer | Readable | null): string | BadRequestError {
+  if (!TOKEN.test(req.method) || !TARGET.test(req.path)) return new BadRequestError(`inbound/app: the request cannot be sent to the app as HTTP/1.1 (method "${req.method.slice(0, 50)}", path "${req.path.slice(0, 200)}")`);
+  const headers = appH1Headers(req);
+  if (Buffer.isBuffer(upload)) headers['content-length'] = String(upload.length);
+  else if (upload !== null && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+  else if (upload === null && headers['content-length'] === undefined && PAYLOAD_METHODS.has(req.method)) headers['content-length'] = '0';
+  let text = `${req.method} ${req.path} HTTP/1.1\r\n`;
+  for (const name in headers) {
+    const value = headers[name] as string | string[];
+    if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
+    else text += `${name}: ${value}\r\n`;
+  }
+  return `${text}\r\n`;
+}
+
+// Writes the head and the body (a Buffer in the same write; a stream with backpressure, chunked unless its length is known).
+function writeRequest(socket: Socket, head: string, upload: Buffer | Readable | null, sent: () => void): void {
+  if (upload === null || Buffer.isBuffer(upload)) {
+    socket.cork();
+    socket.write(head, 'latin1');
+    if (upload !== null && upload.length > 0) socket.write(upload);
+    socket.uncork();
+    sent();
+    return;
+  }
+  const chunked = head.includes('\r\ntransfer-encoding: chunked\r\n');
+  socket.write(head, 'latin1');
+  const resume = (): void => {
+    upload.resume();
+  };
+  const onData = (chunk: Buffer): void => {
+    let more: boolean;
+    if (chunked) {
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      more = socket.write('\r\n', 'latin1');
+      socket.uncork();
+    } else {
+      more = socket.write(chunk);
+    }
+    if (!more) {
+      upload.pause();
+      socket.once('drain', resume);
+    }
+  };
+  // The connection is gone (the app answered early, or failed): the rest of the upload is read and dropped.
+  const onClose = (): void => {
+    upload.off('data', onData);
+    socket.off('drain', resume);
+    upload.resume();
+  };
+  upload.on('data', onData);
+  upload.once('end', () => {
+    // The connection may go back to the pool: nothing of this upload stays on it.
+    socket.off('close', onClose);
+    socket.off('drain', resume);
+    if (chunked && !socket.destroyed) socket.write('0\r\n\r\n', 'latin1');
+    sent();
+  });
+  // The peer reset its stream mid-upload: the app sees its request aborted.
+  upload.once('close', () => {
+    if (!upload.readableEnded) socket.destroy();
+  });
+  socket.once('close', onClose);
 }
 
 // The whole of a body the caller declared small; rejects if it stops short (the peer reset the stream).

@@ -19,7 +19,6 @@ export function appUnavailable(error: Error & { code?: string }, where: string):
 
 function describe(error: Error & { code?: string }): string {
   if (error.code === 'ECONNREFUSED') return 'connection refused by the app';
-  // undici refuses a request it cannot write (a header value it will not send) before connecting.
-  if (error.code === 'UND_ERR_INVALID_ARG') return `the request cannot be sent to the app (${error.message})`;
+  if (error.code === 'ERR_MALFORMED_ANSWER') return error.message;
   return `the app failed before answering (${error.message})`;
 }

@@ -12,7 +12,7 @@ export interface AppTarget {
   host: string;
   // The default app port; a request may name another declared one.
   port: number;
-  // Every HTTP/1.1 request but upgrades: undici (decision 0016).
+  // Every HTTP/1.1 request but upgrades (decision 0017, stage 3).
   h1: H1AppPool;
   h2: H2AppSessions;
 }

@@ -1,0 +1,186 @@
+// One keep-alive connection to the local app, one request at a time: the answer framed as it arrives.
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { BodyDecoder } from '../../transport/http1-body.js';
+import { HttpParseError } from '../../transport/http1-head.js';
+import { parseResponseHead, type ResponseHead } from '../../transport/http1-response.js';
+
+// The answer's buffer: past this much unread, the app's socket stops being read (the app is held back).
+const ANSWER_BUFFER_BYTES = 64 * 1024;
+
+export interface ExchangeResult {
+  head: ResponseHead;
+  body: Readable;
+}
+
+// What one request reports; exactly one of answered/failed first, then finished once.
+export interface ExchangeEvents {
+  answered(result: ExchangeResult): void;
+  // Before an answer: the request failed (the app closed, reset, or sent something unreadable).
+  failed(error: Error & { code?: string }): void;
+  // reusable: the connection is clean (request sent, answer read to its end, keep-alive on both sides).
+  finished(reusable: boolean): void;
+}
+
+// Listeners are set once per connection, not per request: per-request listeners and closures were
+// a measurable share of the server sidecar's allocations.
+export class AppConnection {
+  private events: ExchangeEvents | null = null;
+  private headRequest = false;
+  private requestSent = false;
+  private pending: Buffer | null = null;
+  private head: ResponseHead | null = null;
+  private body: Readable | null = null;
+  private decoder: BodyDecoder | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    idleTimeoutMs: number,
+    // The connection closed or went bad while idle; the pool forgets it.
+    private readonly lostWhileIdle: (connection: AppConnection) => void,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('end', () => this.closed(null));
+    socket.on('close', () => this.closed(Object.assign(new Error('the app closed the connection'), { code: 'ECONNRESET' })));
+    socket.on('error', (error: Error) => this.closed(error));
+    // Inactivity: an idle connection is dropped; a busy one (a long poll) is the route timeout's business.
+    socket.setTimeout(idleTimeoutMs, () => {
+      if (this.events === null) socket.destroy();
+    });
+  }
+
+  get idle(): boolean {
+    return this.events === null && !this.socket.destroyed;
+  }
+
+  begin(headRequest: boolean, events: ExchangeEvents): void {
+    this.events = events;
+    this.headRequest = headRequest;
+    this.requestSent = false;
+    this.pending = null;
+    this.head = null;
+    this.body = null;
+    this.decoder = null;
+  }
+
+  // The whole request was written (an upload may still be running when the answer arrives).
+  sent(): void {
+    this.requestSent = true;
+  }
+
+  // The caller gave up (peer cancelled, answer dropped): the app sees its connection close.
+  abort(): void {
+    if (this.events !== null) this.socket.destroy();
+  }
+
+  private read(chunk: Buffer): void {
+    // An idle connection that speaks is out of step with the app: it is not reused.
+    if (this.events === null) return void this.socket.destroy();
+    let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = null;
+    while (this.head === null) {
+      const head = parseResponseHead(buf, 0, this.headRequest);
+      if (head === undefined) {
+        this.pending = buf;
+        return;
+      }
+      if (head instanceof HttpParseError) return this.malformed(`the app's answer is malformed: ${head.message}`);
+      buf = buf.subarray(head.length);
+      // Informational answers (100 Continue, 103 Early Hints) come before the real one.
+      if (head.status < 200) continue;
+      this.start(head);
+    }
+    if (buf.length === 0) return;
+    // Bytes after a whole answer: the app spoke out of turn, and the connection is not reused.
+    if (this.events === null) this.socket.destroy();
+    else this.readBody(buf);
+  }
+
+  private start(head: ResponseHead): void {
+    this.head = head;
+    const socket = this.socket;
+    const body = new Readable({
+      highWaterMark: ANSWER_BUFFER_BYTES,
+      read: () => {
+        if (this.body === body && socket.isPaused()) socket.resume();
+      },
+      destroy: (error, callback) => {
+        // Whoever reads the answer stopped early (the peer reset the stream): stop the app's work too.
+        if (this.body === body && this.events !== null) socket.destroy();
+        callback(error);
+      },
+    });
+    this.body = body;
+    if (head.framing === 'length' || head.framing === 'chunked') this.decoder = new BodyDecoder(head.framing === 'chunked' ? -1 : head.contentLength);
+    (this.events as ExchangeEvents).answered({ head, body });
+    if (head.framing === 'none' || this.decoder?.done === true) this.bodyEnded();
+  }
+
+  private readBody(buf: Buffer): void {
+    const body = this.body as Readable;
+    if (this.head?.framing === 'close') {
+      if (!body.push(buf)) this.socket.pause();
+      return;
+    }
+    const decoder = this.decoder as BodyDecoder;
+    let full = false;
+    const consumed = decoder.decode(buf, 0, (data) => {
+      if (!body.push(data)) full = true;
+    });
+    if (consumed instanceof HttpParseError) return this.malformed(`the app's answer body is malformed: ${consumed.message}`);
+    if (decoder.done) {
+      this.bodyEnded();
+      if (consumed < buf.length) this.socket.destroy();
+      return;
+    }
+    if (consumed < buf.length) this.pending = buf.subarray(consumed);
+    if (full) this.socket.pause();
+  }
+
+  // The app answered before the upload ended (a 413, say): the connection is closed, and the rest of the upload dropped.
+  private bodyEnded(): void {
+    this.decoder = null;
+    this.body?.push(null);
+    this.finish(this.requestSent && (this.head as ResponseHead).keepAlive);
+  }
+
+  // error null: the app closed its side cleanly, which ends an answer framed by the connection closing.
+  private closed(error: (Error & { code?: string }) | null): void {
+    if (this.events === null) {
+      this.socket.destroy();
+      return this.lostWhileIdle(this);
+    }
+    if (error === null && this.head?.framing === 'close' && this.body !== null) {
+      this.body.push(null);
+      return this.finish(false);
+    }
+    this.fail(error ?? Object.assign(new Error('the app closed the connection'), { code: 'ECONNRESET' }));
+  }
+
+  private malformed(message: string): void {
+    this.fail(Object.assign(new Error(message), { code: 'ERR_MALFORMED_ANSWER' }));
+  }
+
+  private fail(error: Error & { code?: string }): void {
+    const events = this.events;
+    const body = this.body;
+    this.finish(false);
+    // Mid-answer, the body closes without ending: the relay resets the caller's stream. No 'error' event:
+    // nobody listens for one on an answer body, and an unheard one would crash the sidecar.
+    if (body !== null) {
+      if (!body.readableEnded) body.destroy();
+    } else {
+      events?.failed(error);
+    }
+  }
+
+  private finish(reusable: boolean): void {
+    const events = this.events;
+    if (events === null) return;
+    this.events = null;
+    this.body = null;
+    this.pending = null;
+    if (!reusable) this.socket.destroy();
+    events.finished(reusable);
+  }
+}
