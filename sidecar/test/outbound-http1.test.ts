@@ -132,6 +132,21 @@ describe('outbound HTTP/1.1 framing', () => {
     expect(c.text().slice(head.length)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nGET \/g $/);
   });
 
+  it('answers at once, and never completes the request to the app, when the app half-closes inside its body', async () => {
+    const { port, calls } = await pairWithApp();
+    for (const framing of ['Content-Length: 100', 'Transfer-Encoding: chunked']) {
+      const c = await talk(port);
+      const started = Date.now();
+      c.socket.write(`POST /cut HTTP/1.1\r\nHost: orders.shop\r\n${framing}\r\n\r\n${framing.startsWith('Content') ? 'x'.repeat(10) : '5\r\nhello\r\n'}`);
+      c.socket.end();
+      await c.closed;
+      expect(c.text()).toMatch(/^HTTP\/1\.1 5\d\d /);
+      expect(c.text()).toMatch(/x-mesh-reason: /);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
+    expect(calls).toEqual([]);
+  });
+
   it('refuses a malformed request with a status, a code and a reason, never calls the app, and closes', async () => {
     const { port, calls } = await pairWithApp();
     const cases: [string, number, RegExp][] = [

@@ -146,7 +146,9 @@ class H1Connection {
     this.socket.setTimeout(0);
     const hasBody = head.chunked || head.contentLength > 0;
     const body = hasBody ? new RequestBody(this) : null;
-    if (hasBody) {
+    if (body !== null) {
+      // A body cut short is destroyed with an error, which may come before the pipeline listens for one.
+      body.on('error', () => undefined);
       this.decoder = new BodyDecoder(head.chunked ? -1 : head.contentLength);
       this.body = body;
       // What node:http does unasked: the app may wait for this before it sends the body.
@@ -165,7 +167,8 @@ class H1Connection {
       this.body.destroy();
       this.body = null;
     }
-    if (!answer.keepAlive || (this.appEnded && this.pending === null && this.decoder === null)) {
+    // After the app's FIN only requests already received are served; a body it cut short never completes.
+    if (!answer.keepAlive || (this.appEnded && (this.pending === null || this.decoder !== null))) {
       this.socket.end();
       return;
     }

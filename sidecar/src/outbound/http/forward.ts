@@ -94,9 +94,11 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
     if (body !== null) {
       body.pipe(stream);
       // A body that closes before its end (the app hung up mid-upload) must not leave the peer waiting for the rest.
-      body.once('close', () => {
+      const cutShort = (): void => {
         if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_CANCEL);
-      });
+      };
+      if (body.destroyed) cutShort();
+      else body.once('close', cutShort);
     }
   });
 }

@@ -38,12 +38,20 @@ export class ReplayableBody {
       if (this.state === 'streaming') this.state = 'complete';
       this.current?.end();
     });
-    source.once('error', (error: Error) => {
+    const cut = (error: Error): void => {
+      if (this.sourceError !== undefined) return;
       this.sourceError = error;
       // Closed without an error event: nobody listens for one on a try's body, and an unheard one would
       // crash the sidecar. The try sees its body close before the end; forward resets its stream.
       this.current?.destroy();
+    };
+    source.once('error', cut);
+    // A source destroyed without an error is cut short all the same.
+    source.once('close', () => {
+      if (!source.readableEnded) cut(new Error('the request body closed before its end'));
     });
+    // Cut before this layer saw it (the app's connection went away while earlier layers were still deciding).
+    if (source.destroyed && !source.readableEnded) cut(new Error('the request body closed before its end'));
   }
 
   // Whether a new try can be given the whole body from the start.
