@@ -2,21 +2,11 @@
 import { createHash } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TlsMaterial } from '../src/identity/tls-material.js';
-import { Cleanup, send, startApp } from './support/mesh.js';
-import { startPair } from './support/pair.js';
-import { callerAndServer } from './support/pki.js';
+import { describe, expect, it } from 'vitest';
+import { send, startApp } from './support/mesh.js';
+import { shopPair } from './support/shop-pair.js';
 
-let tlsA: TlsMaterial;
-let tlsB: TlsMaterial;
-const cleanup = new Cleanup();
-
-beforeAll(async () => {
-  ({ caller: tlsA, server: tlsB } = await callerAndServer('spiffe://cluster.local/ns/shop/sa/frontend', 'spiffe://cluster.local/ns/shop/sa/orders'));
-});
-
-afterEach(() => cleanup.run());
+const { cleanup, start } = shopPair();
 
 const CHUNK = 64 * 1024;
 
@@ -72,7 +62,7 @@ describe('uploads', () => {
         res.end(`got ${body.length}`);
       });
     });
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const pair = await start(app.port);
     const text = 'order line\n'.repeat(3_000);
     const declared = await send(pair.outboundPort, { method: 'PUT', path: '/orders/1', headers: { host: 'orders.shop', 'content-length': String(text.length) }, body: text });
     expect(declared).toMatchObject({ status: 200, body: `got ${text.length}` });
@@ -88,7 +78,7 @@ describe('uploads', () => {
       appCalls++;
       res.end('ok');
     });
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const pair = await start(app.port);
     const req = request({ host: '127.0.0.1', port: pair.outboundPort, method: 'POST', path: '/orders', headers: { host: 'orders.shop', 'content-length': '32768' }, agent: false });
     req.on('error', () => undefined);
     req.write(Buffer.alloc(1024, 1));
@@ -112,7 +102,7 @@ describe('uploads', () => {
       });
       req.on('end', () => res.end(`${bytes} ${digest.digest('hex')}`));
     });
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const pair = await start(app.port);
     const expected = createHash('sha256');
     for (let i = 0; i < chunks; i++) expected.update(chunkOf(i));
 
@@ -128,7 +118,7 @@ describe('uploads', () => {
       res.writeHead(413, { 'content-type': 'text/plain' });
       res.end('too large for orders\n');
     });
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const pair = await start(app.port);
     // Twice: the first refusal must leave the sidecars able to carry the next request.
     for (let round = 0; round < 2; round++) {
       const answer = await upload(pair.outboundPort, 128, { 'content-length': String(128 * CHUNK) }).catch((error: NodeJS.ErrnoException) => error);
@@ -158,7 +148,7 @@ describe('uploads', () => {
         if (!req.complete) appSaw('aborted');
       });
     });
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const pair = await start(app.port);
     const req = request({ host: '127.0.0.1', port: pair.outboundPort, method: 'POST', path: '/upload', headers: { host: 'orders.shop', 'content-length': String(64 * CHUNK) }, agent: false });
     req.on('error', () => undefined);
     req.write(chunkOf(0));
@@ -193,7 +183,7 @@ function getOn(socket: Socket): Promise<string> {
 describe('keep-alive', () => {
   it("keeps an idle keep-alive connection from the app open past Node's 5 s default", async () => {
     const app = await startApp(cleanup, (_req, res) => res.end('ok'));
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const pair = await start(app.port);
     const socket = connect({ host: '127.0.0.1', port: pair.outboundPort });
     cleanup.add(() => {
       socket.destroy();

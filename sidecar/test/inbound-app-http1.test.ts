@@ -1,21 +1,11 @@
 // The inbound side's own HTTP/1.1 client to the app, against apps that write their answers byte by byte.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TlsMaterial } from '../src/identity/tls-material.js';
-import { Cleanup, send } from './support/mesh.js';
-import { startPair } from './support/pair.js';
-import { callerAndServer } from './support/pki.js';
+import { describe, expect, it } from 'vitest';
+import { send } from './support/mesh.js';
+import { shopPair } from './support/shop-pair.js';
 
-let tlsA: TlsMaterial;
-let tlsB: TlsMaterial;
-const cleanup = new Cleanup();
-
-beforeAll(async () => {
-  ({ caller: tlsA, server: tlsB } = await callerAndServer('spiffe://cluster.local/ns/shop/sa/frontend', 'spiffe://cluster.local/ns/shop/sa/orders'));
-});
-
-afterEach(() => cleanup.run());
+const { cleanup, start } = shopPair();
 
 interface RawApp {
   port: number;
@@ -59,7 +49,7 @@ async function rawApp(answer: (head: string, socket: Socket) => void): Promise<R
 }
 
 async function pairFor(app: RawApp): Promise<number> {
-  const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+  const pair = await start(app.port);
   return pair.outboundPort;
 }
 

@@ -1,20 +1,10 @@
 // The outbound listener's own HTTP/1.1 framing, byte for byte over a raw socket: pipelining, chunked uploads, Expect, HTTP/1.0, refusals.
 import { connect, type Socket } from 'node:net';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TlsMaterial } from '../src/identity/tls-material.js';
-import { Cleanup, startApp } from './support/mesh.js';
-import { startPair } from './support/pair.js';
-import { callerAndServer } from './support/pki.js';
+import { describe, expect, it } from 'vitest';
+import { startApp } from './support/mesh.js';
+import { shopPair } from './support/shop-pair.js';
 
-let tlsA: TlsMaterial;
-let tlsB: TlsMaterial;
-const cleanup = new Cleanup();
-
-beforeAll(async () => {
-  ({ caller: tlsA, server: tlsB } = await callerAndServer('spiffe://cluster.local/ns/shop/sa/frontend', 'spiffe://cluster.local/ns/shop/sa/orders'));
-});
-
-afterEach(() => cleanup.run());
+const { cleanup, start } = shopPair();
 
 interface Conversation {
   socket: Socket;
@@ -69,7 +59,7 @@ async function pairWithApp(): Promise<{ port: number; calls: string[] }> {
       res.end(req.method === 'HEAD' ? undefined : `${req.method} ${req.url} ${body}`);
     });
   });
-  const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+  const pair = await start(app.port);
   return { port: pair.outboundPort, calls };
 }
 
