@@ -79,7 +79,6 @@ export interface SidecarLaunch {
   logDir?: string;
   extraArgs?: string[];
   tokenUses?: number;
-  outboundPort?: number;
 }
 
 export async function startSidecarProcess(launch: SidecarLaunch): Promise<{ process: ManagedProcess; outboundPort: number; inboundPort: number | undefined; adminPort: number }> {
@@ -92,7 +91,7 @@ export async function startSidecarProcess(launch: SidecarLaunch): Promise<{ proc
     '--service-account', launch.serviceAccount ?? launch.service,
     '--control-plane', launch.controlPlane.address,
     '--ca-file', join(launch.dataDir, 'ca', 'trust-bundle.pem'),
-    '--inbound-port', '0', '--outbound-port', String(launch.outboundPort ?? 0), '--admin-port', '0',
+    '--inbound-port', '0', '--outbound-port', '0', '--admin-port', '0',
     ...(launch.appPort === undefined ? [] : ['--app-port', String(launch.appPort)]),
     // Without a collector, spans go to the control plane's trace store (meshctl traces); tests may override.
     '--otlp-endpoint', launch.controlPlane.otlpEndpoint, '--trace-sampling', '100',
@@ -124,10 +123,10 @@ export async function waitForReady(adminPort: number, sidecar: ManagedProcess, t
 }
 
 export async function startExampleService(name: ExampleService, controlPlane: ControlPlaneHandle, dataDir: string, logDir?: string, extraSidecarArgs: string[] = []): Promise<MeshedService> {
+  // The sidecar needs the app's port before the app runs; the app learns the sidecar's outbound port from
+  // its 'listening' event. Only the app's port is picked ahead: a port picked ahead can be taken meanwhile.
   const appPort = await freePort();
-  // The app needs its sidecar's outbound port, the sidecar needs the app's port: fix both first.
-  const outboundPort = await freePort();
-  const sidecar = await startSidecarProcess({ controlPlane, dataDir, service: name, appPort, logDir, outboundPort, extraArgs: extraSidecarArgs });
+  const sidecar = await startSidecarProcess({ controlPlane, dataDir, service: name, appPort, logDir, extraArgs: extraSidecarArgs });
   const app = spawnManaged(`app-${name}`, process.execPath, [BIN.service, '--name', name, '--port', String(appPort)], { env: { HTTP_PROXY: `http://127.0.0.1:${sidecar.outboundPort}` }, logDir });
   await app.waitForEvent((e) => e['event'] === 'listening');
   return {

@@ -41,7 +41,7 @@ function talk(port: number): Promise<Conversation> {
   });
 }
 
-async function pairWithApp(): Promise<{ port: number; calls: string[] }> {
+async function pairWithApp(headTimeoutMs?: number): Promise<{ port: number; calls: string[] }> {
   const calls: string[] = [];
   const app = await startApp(cleanup, (req, res) => {
     const chunks: Buffer[] = [];
@@ -59,7 +59,7 @@ async function pairWithApp(): Promise<{ port: number; calls: string[] }> {
       res.end(req.method === 'HEAD' ? undefined : `${req.method} ${req.url} ${body}`);
     });
   });
-  const pair = await start(app.port);
+  const pair = await start(app.port, headTimeoutMs === undefined ? {} : { headTimeoutMs });
   return { port: pair.outboundPort, calls };
 }
 
@@ -135,6 +135,21 @@ describe('outbound HTTP/1.1 framing', () => {
       expect(Date.now() - started).toBeLessThan(5_000);
     }
     expect(calls).toEqual([]);
+  });
+
+  it('answers 408 and closes when a request head does not arrive in time, and leaves idle connections alone', async () => {
+    const { port, calls } = await pairWithApp(300);
+    const idle = await talk(port);
+    const slow = await talk(port);
+    slow.socket.write('GET /slow HTTP/1.1\r\nHost: orders');
+    await slow.closed;
+    expect(slow.text()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow.text()).toMatch(/did not arrive within 300 ms/);
+    // A connection with no request started is idle, not slow: it is still open and still serves.
+    expect(idle.socket.destroyed).toBe(false);
+    idle.socket.write('GET /late HTTP/1.1\r\nHost: orders.shop\r\n\r\n');
+    expect(await idle.until('GET /late ')).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(calls).toEqual(['GET /late ']);
   });
 
   it('refuses a malformed request with a status, a code and a reason, never calls the app, and closes', async () => {

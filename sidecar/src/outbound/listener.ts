@@ -33,6 +33,8 @@ export interface OutboundListenerOptions {
   onHandshake?: (result: 'success' | 'handshake_error') => void;
   // Overall timeout per request until routes configure one.
   defaultTimeoutMs?: number;
+  // How long an app may take to send a request head; HEAD_TIMEOUT_MS unless a test needs it short.
+  headTimeoutMs?: number;
   // Transparent interception: read redirected connections' original destinations and find their services.
   transparent?: { originalDst: OriginalDstReader; addresses: AddressResolver; detectTimeoutMs: number; onPassthrough?: () => void };
   logger?: Logger;
@@ -82,7 +84,7 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
       else socket.destroy();
     },
     idleTimeoutMs: APP_KEEPALIVE_TIMEOUT_MS,
-    headTimeoutMs: HEAD_TIMEOUT_MS,
+    headTimeoutMs: options.headTimeoutMs ?? HEAD_TIMEOUT_MS,
   });
   const direct = http1(undefined);
   const h2 = createH2Proxy(handler, logger);

@@ -18,6 +18,7 @@ export interface PairOptions {
   // Extra resolver rows besides orders.shop.
   extra?: Record<string, ServiceEndpoint[]>;
   defaultTimeoutMs?: number;
+  headTimeoutMs?: number;
   // The inbound policy as the control plane would push it; default: no policies (allow-authenticated).
   policy?: InboundPolicy;
 }
@@ -64,6 +65,7 @@ export async function startPair(options: PairOptions): Promise<Pair> {
     resolver: staticResolver({ 'orders.shop': [endpoint], ...options.extra }),
     tls: clientSource,
     defaultTimeoutMs: options.defaultTimeoutMs,
+    headTimeoutMs: options.headTimeoutMs,
     logger: captureLogger(),
   });
   options.cleanup.add(() => outbound.close());

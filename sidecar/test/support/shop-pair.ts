@@ -2,13 +2,13 @@
 import { afterEach, beforeAll } from 'vitest';
 import type { TlsMaterial } from '../../src/identity/tls-material.js';
 import { Cleanup } from './mesh.js';
-import { startPair, type Pair } from './pair.js';
+import { startPair, type Pair, type PairOptions } from './pair.js';
 import { callerAndServer } from './pki.js';
 
 export interface ShopPair {
   cleanup: Cleanup;
   // A pair in front of the app on appPort, closed by cleanup.
-  start(appPort: number): Promise<Pair>;
+  start(appPort: number, options?: Partial<Omit<PairOptions, 'cleanup' | 'clientTls' | 'serverTls' | 'appPort'>>): Promise<Pair>;
 }
 
 // Call at a test file's top level: it registers the file's beforeAll and afterEach.
@@ -21,9 +21,9 @@ export function shopPair(): ShopPair {
   afterEach(() => cleanup.run());
   return {
     cleanup,
-    start: (appPort) => {
+    start: (appPort, options = {}) => {
       if (tls === undefined) throw new Error('shopPair().start runs inside a test, after beforeAll made the certificates');
-      return startPair({ cleanup, clientTls: tls.caller, serverTls: tls.server, appPort });
+      return startPair({ ...options, cleanup, clientTls: tls.caller, serverTls: tls.server, appPort });
     },
   };
 }
