@@ -3,6 +3,7 @@ import { constants as h2c, type ServerHttp2Stream } from 'node:http2';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshError } from './errors.js';
+import { headerLines } from './transport/http1-write.js';
 
 export const MESH_ERROR_HEADER = 'x-mesh-error';
 export const MESH_REASON_HEADER = 'x-mesh-reason';
@@ -48,9 +49,7 @@ export function respondHttp1(res: ServerResponse, error: MeshError): void {
 export function respondRawSocket(socket: Duplex, error: MeshError): void {
   if (socket.destroyed) return;
   const answer = answerFor(error);
-  let head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nconnection: close\r\n`;
-  for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
-  socket.end(`${head}\r\n${answer.body}`);
+  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nconnection: close\r\n${headerLines(answer.headers)}\r\n${answer.body}`);
 }
 
 export function respondHttp2(stream: ServerHttp2Stream, error: MeshError): void {

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { MeshError } from '../errors.js';
 import { answerFor } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
+import { headerLines, writeChunk } from '../transport/http1-write.js';
 
 let dateSecond = 0;
 let dateText = '';
@@ -58,19 +59,9 @@ export class H1Answer {
     if (this.closed || this.headSent) return;
     this.headSent = true;
     this.bodyAllowed = this.head.method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
-    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
-    let hasLength = false;
-    let hasDate = false;
-    for (const name in headers) {
-      const value = headers[name];
-      if (value === undefined) continue;
-      if (name === 'content-length') hasLength = true;
-      else if (name === 'date') hasDate = true;
-      if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
-      else text += `${name}: ${value}\r\n`;
-    }
-    if (!hasDate) text += `date: ${httpDate()}\r\n`;
-    if (this.bodyAllowed && !hasLength) {
+    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${headerLines(headers)}`;
+    if (headers['date'] === undefined) text += `date: ${httpDate()}\r\n`;
+    if (this.bodyAllowed && headers['content-length'] === undefined) {
       if (this.head.minorVersion === 1) {
         this.chunked = true;
         text += 'transfer-encoding: chunked\r\n';
@@ -89,14 +80,7 @@ export class H1Answer {
     const socket = this.socket;
     socket.cork();
     this.flushHead();
-    let more: boolean;
-    if (this.chunked) {
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      more = socket.write('\r\n', 'latin1');
-    } else {
-      more = socket.write(chunk);
-    }
+    const more = this.chunked ? writeChunk(socket, chunk) : socket.write(chunk);
     socket.uncork();
     return more;
   }

@@ -128,7 +128,7 @@ class H1Connection {
       if (this.exchange === null) return true;
     }
     if (full) this.socket.pause();
-    return this.pending !== null && this.decoder === null ? true : false;
+    return this.pending !== null && this.decoder === null;
   }
 
   private begin(head: RequestHead): void {

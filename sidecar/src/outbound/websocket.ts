@@ -1,10 +1,11 @@
 // WebSocket from the app: an HTTP/1.1 Upgrade carried to the peer as an RFC 8441 extended CONNECT stream.
-import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { respondRawSocket } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
+import { headerLines } from '../transport/http1-write.js';
 import type { OutboundHandler, UpstreamResponse } from './http/types.js';
 import { toOutboundRequest } from './h1-proxy.js';
 import type { TransparentTarget } from './transparent.js';
@@ -29,18 +30,6 @@ export function proxyUpgrade(handler: OutboundHandler, req: RequestHead, socket:
     },
     (error: unknown) => respondRawSocket(socket, toMeshError(error, 'outbound')),
   );
-}
-
-function headerLines(headers: IncomingHttpHeaders): string {
-  let lines = '';
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ':' */) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) lines += `${name}: ${v}\r\n`;
-    else lines += `${name}: ${value}\r\n`;
-  }
-  return lines;
 }
 
 // 200 on an extended CONNECT is the peer app's 101; its headers (Sec-WebSocket-Accept...) go back to the app.

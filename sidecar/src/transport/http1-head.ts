@@ -33,32 +33,39 @@ export class HttpParseError extends Error {
 // node:http's default limit for the whole head, and what callers of the old listener were used to.
 export const MAX_HEAD_BYTES = 16 * 1024;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const TARGET = /^[\x21-\x7e]+$/;
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A request target: visible ASCII, no spaces.
+export const TARGET = /^[\x21-\x7e]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; never CR, LF, NUL or other controls.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^[0-9]+$/;
 const CR = 13;
 const LF = 10;
 
 // Returns undefined while the head is incomplete. Leading blank lines are skipped (RFC 9112 2.2).
 export function parseRequestHead(buf: Buffer, start: number): RequestHead | HttpParseError | undefined {
-  let lineStart = start;
-  while (buf.length - lineStart >= 2 && buf[lineStart] === CR && buf[lineStart + 1] === LF) lineStart += 2;
+  let from = start;
+  while (buf.length - from >= 2 && buf[from] === CR && buf[from + 1] === LF) from += 2;
+  const head = readHeadLines(buf, start, from, 'the request head', 431);
+  if (head === undefined || head instanceof HttpParseError) return head;
+  if (head.lines.length === 0) return new HttpParseError(400, 'the request has no request line');
+  return readHead(head.lines, head.length);
+}
+
+// The CRLF-terminated lines of a head, read from `from` up to its blank line; `length` counts from `start`,
+// and so does the size limit. undefined while the blank line has not arrived. noun names the head in errors.
+export function readHeadLines(buf: Buffer, start: number, from: number, noun: string, tooLarge: 400 | 431): { lines: string[]; length: number } | HttpParseError | undefined {
   const lines: string[] = [];
-  for (;;) {
+  for (let lineStart = from; ; ) {
     const lf = buf.indexOf(LF, lineStart);
     if (lf < 0 || lf - start >= MAX_HEAD_BYTES) {
       const seen = (lf < 0 ? buf.length : lf) - start;
-      return seen >= MAX_HEAD_BYTES ? new HttpParseError(431, `the request head is larger than ${MAX_HEAD_BYTES} bytes`) : undefined;
+      return seen >= MAX_HEAD_BYTES ? new HttpParseError(tooLarge, `${noun} is larger than ${MAX_HEAD_BYTES} bytes`) : undefined;
     }
-    if (lf === lineStart || buf[lf - 1] !== CR) return new HttpParseError(400, 'a line of the request head ends in a bare LF; HTTP/1.1 lines end in CRLF');
-    if (lf - 1 === lineStart) {
-      if (lines.length === 0) return new HttpParseError(400, 'the request has no request line');
-      return readHead(lines, lf + 1 - start);
-    }
+    if (lf === lineStart || buf[lf - 1] !== CR) return new HttpParseError(400, `a line of ${noun} ends in a bare LF; HTTP/1.1 lines end in CRLF`);
+    if (lf - 1 === lineStart) return { lines, length: lf + 1 - start };
     const line = buf.toString('latin1', lineStart, lf - 1);
-    if (line.includes('\r')) return new HttpParseError(400, 'a bare CR inside the request head');
+    if (line.includes('\r')) return new HttpParseError(400, `a bare CR inside ${noun}`);
     lines.push(line);
     lineStart = lf + 1;
   }

@@ -1,6 +1,6 @@
 // Strict HTTP/1.1 response heads from the local app (RFC 9112): status, headers, and how the body is framed.
 import type { IncomingHttpHeaders } from 'node:http';
-import { HttpParseError, MAX_HEAD_BYTES, trimOws } from './http1-head.js';
+import { FIELD_VALUE, HttpParseError, readHeadLines, TOKEN, trimOws } from './http1-head.js';
 
 export interface ResponseHead {
   status: number;
@@ -15,27 +15,15 @@ export interface ResponseHead {
   length: number;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: .*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
-const CR = 13;
-const LF = 10;
 
 // undefined while the head is incomplete. headRequest: the answer to HEAD has no body whatever it declares.
 export function parseResponseHead(buf: Buffer, start: number, headRequest: boolean): ResponseHead | HttpParseError | undefined {
-  let lineStart = start;
-  const lines: string[] = [];
-  for (;;) {
-    const lf = buf.indexOf(LF, lineStart);
-    if (lf < 0 || lf - start >= MAX_HEAD_BYTES) {
-      return (lf < 0 ? buf.length : lf) - start >= MAX_HEAD_BYTES ? new HttpParseError(400, `the answer's head is larger than ${MAX_HEAD_BYTES} bytes`) : undefined;
-    }
-    if (lf === lineStart || buf[lf - 1] !== CR) return new HttpParseError(400, "a line of the answer's head ends in a bare LF");
-    if (lf - 1 === lineStart) return lines.length === 0 ? new HttpParseError(400, 'the answer has no status line') : readHead(lines, lf + 1 - start, headRequest);
-    lines.push(buf.toString('latin1', lineStart, lf - 1));
-    lineStart = lf + 1;
-  }
+  const head = readHeadLines(buf, start, start, "the answer's head", 400);
+  if (head === undefined || head instanceof HttpParseError) return head;
+  if (head.lines.length === 0) return new HttpParseError(400, 'the answer has no status line');
+  return readHead(head.lines, head.length, headRequest);
 }
 
 function readHead(lines: string[], length: number, headRequest: boolean): ResponseHead | HttpParseError {
@@ -53,7 +41,7 @@ function readHead(lines: string[], length: number, headRequest: boolean): Respon
     const name = colon > 0 ? line.slice(0, colon).toLowerCase() : '';
     if (!TOKEN.test(name)) return new HttpParseError(400, `the answer's header line "${line.slice(0, 100)}" is malformed`);
     const value = trimOws(line.slice(colon + 1));
-    if (!FIELD_VALUE.test(value) || value.includes('\r')) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
+    if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
     else if (Array.isArray(previous)) previous.push(value);

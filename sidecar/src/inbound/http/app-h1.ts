@@ -4,13 +4,13 @@ import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../../errors.js';
 import { h1ResponseToH2 } from '../../pipeline/headers.js';
+import { TARGET, TOKEN } from '../../transport/http1-head.js';
+import { headerLines, writeChunk } from '../../transport/http1-write.js';
 import { AppConnection } from './app-h1-connection.js';
 import { appH1Headers, appUnavailable } from './app-request.js';
 import type { AppResponse, InboundRequest } from './types.js';
 
 const SMALL_BODY_BYTES = 64 * 1024;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const TARGET = /^[\x21-\x7e]+$/;
 // Methods whose requests carry a payload: without a body they still say so (Content-Length: 0), as node:http does.
 const PAYLOAD_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -84,48 +84,39 @@ export class H1AppPool {
   }
 }
 
-function requestHead(req: InboundRequest, upload: Buffer | Readable | null): string | BadRequestError {
+interface RequestHeadText {
+  text: string;
+  // A streamed body of unknown length goes chunked.
+  chunked: boolean;
+}
+
+function requestHead(req: InboundRequest, upload: Buffer | Readable | null): RequestHeadText | BadRequestError {
   if (!TOKEN.test(req.method) || !TARGET.test(req.path)) return new BadRequestError(`inbound/app: the request cannot be sent to the app as HTTP/1.1 (method "${req.method.slice(0, 50)}", path "${req.path.slice(0, 200)}")`);
   const headers = appH1Headers(req);
+  const chunked = upload !== null && !Buffer.isBuffer(upload) && headers['content-length'] === undefined;
   if (Buffer.isBuffer(upload)) headers['content-length'] = String(upload.length);
-  else if (upload !== null && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+  else if (chunked) headers['transfer-encoding'] = 'chunked';
   else if (upload === null && headers['content-length'] === undefined && PAYLOAD_METHODS.has(req.method)) headers['content-length'] = '0';
-  let text = `${req.method} ${req.path} HTTP/1.1\r\n`;
-  for (const name in headers) {
-    const value = headers[name] as string | string[];
-    if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
-    else text += `${name}: ${value}\r\n`;
-  }
-  return `${text}\r\n`;
+  return { text: `${req.method} ${req.path} HTTP/1.1\r\n${headerLines(headers)}\r\n`, chunked };
 }
 
 // Writes the head and the body (a Buffer in the same write; a stream with backpressure, chunked unless its length is known).
-function writeRequest(socket: Socket, head: string, upload: Buffer | Readable | null, sent: () => void): void {
+function writeRequest(socket: Socket, head: RequestHeadText, upload: Buffer | Readable | null, sent: () => void): void {
   if (upload === null || Buffer.isBuffer(upload)) {
     socket.cork();
-    socket.write(head, 'latin1');
+    socket.write(head.text, 'latin1');
     if (upload !== null && upload.length > 0) socket.write(upload);
     socket.uncork();
     sent();
     return;
   }
-  const chunked = head.includes('\r\ntransfer-encoding: chunked\r\n');
-  socket.write(head, 'latin1');
+  const chunked = head.chunked;
+  socket.write(head.text, 'latin1');
   const resume = (): void => {
     upload.resume();
   };
   const onData = (chunk: Buffer): void => {
-    let more: boolean;
-    if (chunked) {
-      socket.cork();
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      more = socket.write('\r\n', 'latin1');
-      socket.uncork();
-    } else {
-      more = socket.write(chunk);
-    }
-    if (!more) {
+    if (!(chunked ? writeChunk(socket, chunk) : socket.write(chunk))) {
       upload.pause();
       socket.once('drain', resume);
     }
