@@ -114,18 +114,25 @@ function frameHeader(id, length, end) {
   return h;
 }
 
-// Frames out on the shared connection: corked until the end of the tick, so one TLS write carries many.
-function frameWriter(socket) {
+// Returns cork(): the socket stays corked until the end of the tick, so one write carries all of it.
+function tickCorker(socket) {
   let corked = false;
+  return () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
+}
+
+// Frames out on the shared connection, coalesced per tick.
+function frameWriter(socket) {
+  const cork = tickCorker(socket);
   return (id, payload, end) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
+    cork();
     socket.write(frameHeader(id, payload.length, end));
     if (payload.length > 0) socket.write(payload);
   };
@@ -173,17 +180,10 @@ if (role === 'client') {
     app.setNoDelay(true);
     app.on('error', () => undefined);
     let id = 0;
-    let corked = false;
+    const cork = tickCorker(app);
     const stream = {
       onFrame(payload, end) {
-        if (!corked) {
-          corked = true;
-          app.cork();
-          process.nextTick(() => {
-            corked = false;
-            app.uncork();
-          });
-        }
+        cork();
         if (payload.length > 0) app.write(payload);
         if (end) {
           streams.delete(id);
