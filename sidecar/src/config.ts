@@ -41,6 +41,8 @@ export interface SidecarConfig {
   appPorts: AppPortConfig[];
   // How long to wait for a client's first bytes before treating a connection as opaque TCP.
   protocolDetectTimeoutMs: number;
+  // What this sidecar offers other sidecars by ALPN: auto = tsmesh/1, then HTTP/2; h2 = HTTP/2 only.
+  peerTransport: 'auto' | 'h2';
 }
 
 export interface AppPortConfig {
@@ -85,6 +87,8 @@ Transparent interception (after 'mesh-sidecar iptables install'):
   --app-ports P[/PROTO],...  ports the app serves, PROTO one of http, http2, grpc, tcp; none = detect
                              from the first bytes (e.g. 8080/http,9090/grpc,5432/tcp) [default: --app-port]
   --protocol-detect-timeout D  wait this long for a client's first bytes, then proxy as TCP [default: 500ms]
+  --peer-transport auto|h2   between sidecars: auto = tsmesh/1 where the peer has it, else HTTP/2;
+                             h2 = HTTP/2 only, on both ports (a fallback)              [default: auto]
 
 Overload and telemetry:
   --max-inflight N           shed inbound requests (503) beyond this many in flight [default: 10000]
@@ -123,7 +127,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'kubernetes-token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log', 'pod-ip', 'app-ports', 'protocol-detect-timeout'].map((name) => [name, { type: 'string' as const }]),
+          ['service', 'namespace', 'service-account', 'trust-domain', 'control-plane', 'control-plane-stream', 'ca-file', 'token', 'token-file', 'kubernetes-token-file', 'node-id', 'cert-ttl', 'app-port', 'app-host', 'bind', 'inbound-port', 'outbound-port', 'admin-port', 'advertise-address', 'default-timeout', 'max-inflight', 'max-event-loop-delay', 'otlp-endpoint', 'otlp-protocol', 'trace-sampling', 'access-log', 'pod-ip', 'app-ports', 'protocol-detect-timeout', 'peer-transport'].map((name) => [name, { type: 'string' as const }]),
         ),
         transparent: { type: 'boolean' as const },
       },
@@ -208,6 +212,8 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
   if (transparentFlag && appPorts.value.length > 0 && podIp === undefined) return err('--transparent with app ports needs --pod-ip (or an --advertise-address with an IP): callers find this workload by that address');
   const detectTimeout = parseDuration(get('protocol-detect-timeout') ?? '500ms', '--protocol-detect-timeout');
   if (!detectTimeout.ok) return detectTimeout;
+  const peerTransport = get('peer-transport') ?? 'auto';
+  if (peerTransport !== 'auto' && peerTransport !== 'h2') return err(`--peer-transport: "${peerTransport}" must be auto or h2`);
   const spiffeId = formatSpiffeId({ trustDomain, namespace, serviceAccount });
   return ok({
     service,
@@ -238,6 +244,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Resu
     transparent: transparentFlag,
     podIp,
     appPorts: appPorts.value,
+    peerTransport,
     protocolDetectTimeoutMs: detectTimeout.value,
   });
 }

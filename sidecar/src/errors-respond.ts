@@ -1,5 +1,6 @@
 // The one place where a MeshError becomes what the caller sees: HTTP/1.1 response, raw socket answer, or HTTP/2 stream.
-import { constants as h2c, type ServerHttp2Stream } from 'node:http2';
+import { constants as h2c } from 'node:http2';
+import type { AnswerStream } from './pipeline/h2-relay.js';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshError } from './errors.js';
@@ -52,7 +53,7 @@ export function respondRawSocket(socket: Duplex, error: MeshError): void {
   socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nconnection: close\r\n${headerLines(answer.headers)}\r\n${answer.body}`);
 }
 
-export function respondHttp2(stream: ServerHttp2Stream, error: MeshError): void {
+export function respondHttp2(stream: AnswerStream, error: MeshError): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
@@ -71,7 +72,7 @@ export function isGrpc(contentType: string | string[] | undefined): boolean {
   return typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
-export function respondGrpc(stream: ServerHttp2Stream, error: MeshError): void {
+export function respondGrpc(stream: AnswerStream, error: MeshError): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(h2c.NGHTTP2_INTERNAL_ERROR);

@@ -1,6 +1,7 @@
 // Starts one sidecar: identity first, then the discovery stream, then the listeners, then readiness.
 import { TYPE_URLS, createLogger, splitPemBundle, type Logger } from '@tsmesh/proto';
 import type { SidecarConfig } from './config.js';
+import { ALPN_MUX } from './transport/mux/frames.js';
 import { requestCertificate } from './identity/identity-client.js';
 import { CertificateRotator } from './identity/rotation.js';
 import { MutableTlsMaterialSource } from './identity/tls-material.js';
@@ -128,6 +129,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
       policies,
       maxInFlight: config.maxInFlight,
       maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+      peerProtocols: peerProtocols(config.peerTransport),
       observer: inboundTelemetryLayer(telemetry, tap),
       events: {
         rateLimited: () => telemetry.metrics.rateLimitedFor('inbound'),
@@ -171,6 +173,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
     routes: discovery,
     tls,
     defaultTimeoutMs: config.defaultTimeoutMs,
+    peerProtocols: peerProtocols(config.peerTransport),
     ...(originalDst ? { transparent: { originalDst, addresses: discovery, detectTimeoutMs: config.protocolDetectTimeoutMs, onPassthrough: () => telemetry.metrics.passthroughOne() } } : {}),
     requestObserver: outboundTelemetryLayer(telemetry, tap),
     attemptObserver: attemptTelemetryLayer(telemetry),
@@ -218,4 +221,8 @@ function transparentReader(logger: Logger): OriginalDstReader | undefined {
   }
   logger.warn(`${loaded.error}; falling back to explicit mode (HTTP_PROXY or Host form only)`);
   return undefined;
+}
+
+function peerProtocols(transport: SidecarConfig['peerTransport']): readonly string[] {
+  return transport === 'h2' ? ['h2'] : [ALPN_MUX, 'h2'];
 }

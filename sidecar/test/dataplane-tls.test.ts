@@ -184,13 +184,32 @@ describe('the caller checks the peer identity', () => {
 });
 
 describe('connections', () => {
-  it('multiplexes 200 requests over one HTTP/2 session', async () => {
+  it('multiplexes 200 requests over one tsmesh/1 connection', async () => {
     const app = await countingApp();
     const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
     const statuses = await runLoad(pair.outboundPort, 200, 10);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
     expect(app.hits()).toBe(200);
-    expect(peerSessions(pair.inboundLogs)).toHaveLength(1);
+    expect(peerSessions(pair.inboundLogs).map((record) => record.fields?.['transport'])).toEqual(['tsmesh/1']);
+  });
+
+  it('serves a caller of an older version, which offers only HTTP/2, over HTTP/2', async () => {
+    const app = await countingApp();
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port, clientPeerProtocols: ['h2'] });
+    const statuses = await runLoad(pair.outboundPort, 50, 5);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(app.hits()).toBe(50);
+    expect(peerSessions(pair.inboundLogs).map((record) => record.fields?.['transport'])).toEqual(['h2']);
+  });
+
+  it('reaches a peer of an older version, which speaks only HTTP/2, over HTTP/2', async () => {
+    const app = await countingApp();
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port, serverPeerProtocols: ['h2'] });
+    const statuses = await runLoad(pair.outboundPort, 50, 5);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(app.hits()).toBe(50);
+    expect(app.lastPeerHeader()).toBe(A_ID);
+    expect(peerSessions(pair.inboundLogs).map((record) => record.fields?.['transport'])).toEqual(['h2']);
   });
 
   it('rotates certificates on both sidecars under traffic without failing a request', async () => {

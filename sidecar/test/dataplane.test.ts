@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { TlsMaterial } from '../src/identity/tls-material.js';
 import { Cleanup, send, startApp } from './support/mesh.js';
-import { startPair } from './support/pair.js';
+import { peerSessions, startPair } from './support/pair.js';
 import { callerAndServer } from './support/pki.js';
 
 const A_ID = 'spiffe://cluster.local/ns/shop/sa/frontend';
@@ -295,6 +295,8 @@ describe('streaming', () => {
     expect(echoes).toEqual(['hello', 'binary bytes']);
     expect(upgrades[0]?.url).toBe('/chat');
     expect(upgrades[0]?.headers['x-mesh-peer-identity']).toBe(A_ID);
+    // Upgrades ride HTTP/2 (extended CONNECT), which tsmesh/1 does not carry.
+    expect(peerSessions(pair.inboundLogs).map((record) => record.fields?.['transport'])).toEqual(['h2']);
 
     const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
     client.close(1000, 'done');

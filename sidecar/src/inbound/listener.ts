@@ -1,6 +1,6 @@
-// Inbound listener: mTLS HTTP/2 from peer sidecars, verified peer identity, forwarded to the local app.
-import { constants as h2c, createSecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { TLSSocket } from 'node:tls';
+// Inbound listener: mTLS from peer sidecars (tsmesh/1 or HTTP/2, by ALPN), verified peer identity, forwarded to the local app.
+import { constants as h2c, createServer as createH2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { BadRequestError, toMeshError } from '../errors.js';
@@ -20,6 +20,9 @@ import type { InboundPolicySource } from './http/authz.js';
 import type { InboundLayer } from './http/types.js';
 import { LoadShedder } from '../resilience/load-shedder.js';
 import { Cancellation } from '../pipeline/cancellation.js';
+import { ALPN_MUX } from '../transport/mux/frames.js';
+import { MuxConnection } from '../transport/mux/connection.js';
+import type { MuxStream } from '../transport/mux/stream.js';
 
 export interface InboundListenerOptions {
   host: string;
@@ -35,6 +38,8 @@ export interface InboundListenerOptions {
   maxInFlight?: number;
   maxEventLoopDelayMs?: number;
   observer?: InboundLayer;
+  // What peers may negotiate by ALPN; ['h2'] turns tsmesh/1 off.
+  peerProtocols?: readonly string[];
   events?: { rateLimited?: () => void; shed?: () => void; handshake?: (result: 'success' | 'handshake_error' | 'identity_rejected') => void };
   logger?: Logger;
 }
@@ -60,37 +65,57 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     ...(options.events?.rateLimited ? { onRateLimited: options.events.rateLimited } : {}),
     ...(options.events?.shed ? { onShed: options.events.shed } : {}),
   });
-  const server = createSecureServer({
+  const server = createTlsServer({
     ...secureContextOptions(options.tls.current()),
     requestCert: true,
     rejectUnauthorized: true,
-    allowHTTP1: false,
+    ALPNProtocols: [...(options.peerProtocols ?? [ALPN_MUX, 'h2'])],
     // A peer that opens a connection and never finishes its handshake must not hold it for Node's 120 s.
     handshakeTimeout: 10_000,
-    settings: { enableConnectProtocol: true },
   });
+  // TLS is ours; HTTP/2 gets the sockets that negotiated it. (A secure http2 server would offer only h2.)
+  const h2 = createH2Server({ settings: { enableConnectProtocol: true } });
   // Idle peer sessions close after 120 s: above the callers' 60 s pool idle timeout, so a caller always
   // closes first and never sends a request on a session we are closing.
-  server.setTimeout(PEER_IDLE_TIMEOUT_MS);
+  h2.setTimeout(PEER_IDLE_TIMEOUT_MS);
   // Only new handshakes see the new material; live sessions keep the identity they proved.
   const unsubscribe = options.tls.onChange((material) => server.setSecureContext(secureContextOptions(material)));
   const peers = new WeakMap<Http2Session, PeerCheck>();
   const appPorts = new Set([options.appPort, ...(options.appPorts ?? [])]);
   const sessions = new Set<Http2Session>();
+  const muxConnections = new Set<MuxConnection>();
   const tunnels = new SocketSet();
 
-  server.on('session', (session: Http2Session) => {
-    const socket = session.socket as TLSSocket;
+  const verifyPeer = (socket: TLSSocket, transport: string): PeerCheck => {
     const cert = socket.getPeerCertificate();
     const peer = checkPeer(cert, options.trustDomain);
     options.events?.handshake?.(peer.ok ? 'success' : 'identity_rejected');
-    peers.set(session, peer);
+    logger.debug('peer connection opened', { transport, peer: peer.ok ? peer.id : peer.reason, serial: cert.serialNumber, remote: socket.remoteAddress });
+    return peer;
+  };
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') {
+      h2.emit('connection', socket);
+      return;
+    }
+    if (socket.alpnProtocol !== ALPN_MUX) {
+      logger.debug('peer refused: it offered no protocol this listener speaks', { offered: socket.alpnProtocol, remote: socket.remoteAddress });
+      socket.destroy();
+      return;
+    }
+    const peer = verifyPeer(socket, ALPN_MUX);
+    const connection = new MuxConnection(socket, 'server', { idleTimeoutMs: PEER_IDLE_TIMEOUT_MS });
+    muxConnections.add(connection);
+    connection.once('close', () => muxConnections.delete(connection));
+    connection.on('stream', (stream: MuxStream, headers: IncomingHttpHeaders) => serveStream(handler, stream, headers, peer, tunnels, logger, appPorts));
+  });
+  h2.on('session', (session: Http2Session) => {
+    peers.set(session, verifyPeer(session.socket as TLSSocket, 'h2'));
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.on('error', (error: Error) => logger.debug('peer session error', { error: error.message }));
-    logger.debug('peer session opened', { peer: peer.ok ? peer.id : peer.reason, serial: cert.serialNumber, remote: socket.remoteAddress });
   });
-  server.on('stream', (stream, headers) => {
+  h2.on('stream', (stream, headers) => {
     const peer = peers.get(stream.session as Http2Session) ?? { ok: false, reason: 'has no verified session' };
     serveStream(handler, stream, headers, peer, tunnels, logger, appPorts);
   });
@@ -99,7 +124,6 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     const plaintextHttp = error.code === 'ERR_SSL_HTTP_REQUEST';
     logger.debug(plaintextHttp ? 'plaintext HTTP refused: this port takes only mTLS (MeshConfig mtls.mode STRICT)' : 'peer refused at TLS handshake', { error: error.message });
   });
-  server.on('unknownProtocol', (socket) => socket.destroy());
 
   const plaintext = createPlaintextServer(handler, logger);
   // One port for both. STRICT (the default) hands every connection to TLS untouched, on Node's
@@ -127,8 +151,10 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
       unsubscribe();
       shedder.close();
       server.close();
+      h2.close();
       plaintext.close();
       for (const session of sessions) session.destroy();
+      for (const connection of muxConnections) connection.destroy('the inbound listener closed');
       tunnels.destroyAll();
       h1App.close();
       h2App.close();
@@ -139,22 +165,30 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   return {
     address,
     close,
-    // GOAWAY to every peer: callers finish what they sent and open new sessions elsewhere.
+    // GOAWAY (DRAIN on tsmesh/1) to every peer: callers finish what they sent and open new connections elsewhere.
     drain: async (graceMs) => {
       front.close();
       for (const session of sessions) if (!session.closed) session.close();
+      for (const connection of muxConnections) connection.drain('the sidecar is shutting down');
       const deadline = Date.now() + graceMs;
-      while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
-      logger.info('inbound drained', { remainingSessions: sessions.size });
+      while (sessions.size + muxConnections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      logger.info('inbound drained', { remainingSessions: sessions.size, remainingConnections: muxConnections.size });
       await close();
     },
   };
 }
 
-function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, logger: Logger, appPorts: Set<number>): void {
+// A peer's exchange on either transport; tsmesh/1 carries no CONNECT (its callers send upgrades and tunnels over HTTP/2).
+type PeerStream = ServerHttp2Stream | MuxStream;
+
+function serveStream(handler: InboundHandler, stream: PeerStream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, logger: Logger, appPorts: Set<number>): void {
   stream.on('error', (error: Error) => logger.debug('peer stream error', { error: error.message }));
   const method = headers[':method'] ?? 'GET';
   const protocol = headers[':protocol'];
+  if (method === 'CONNECT' && !isHttp2(stream)) {
+    respondHttp2(stream, new BadRequestError(`inbound/listener: CONNECT is carried over HTTP/2 only, not ${ALPN_MUX}`));
+    return;
+  }
   if (method === 'CONNECT' && protocol !== undefined && protocol !== 'websocket') {
     respondHttp2(stream, new BadRequestError(`inbound/listener: CONNECT for "${protocol}" is not carried; only websocket, or a plain CONNECT for opaque TCP`));
     return;
@@ -190,10 +224,15 @@ function serveStream(handler: InboundHandler, stream: ServerHttp2Stream, headers
   );
 }
 
-function writeAppResponse(stream: ServerHttp2Stream, response: AppResponse, tunnels: SocketSet): void {
+function isHttp2(stream: PeerStream): stream is ServerHttp2Stream {
+  return 'session' in stream;
+}
+
+function writeAppResponse(stream: PeerStream, response: AppResponse, tunnels: SocketSet): void {
   const tunnel = response.tunnel;
   if (tunnel === null) {
-    relayToH2(stream, response.headers, response.body, response.withTrailers === true, response.headersOnly === true);
+    // Trailers (an h2 app's) reach the caller over HTTP/2 only; a tsmesh/1 caller's app spoke HTTP/1.1.
+    relayToH2(stream, response.headers, response.body, response.withTrailers === true && isHttp2(stream), response.headersOnly === true);
     return;
   }
   if (stream.destroyed || stream.closed) {

@@ -1,4 +1,4 @@
-// Outbound listener: the local app's HTTP/1.1, h2c or (intercepted) TCP, carried over mTLS HTTP/2 to peers.
+// Outbound listener: the local app's HTTP/1.1, h2c or (intercepted) TCP, carried over mTLS (tsmesh/1 or HTTP/2) to peers.
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createLogger, type Logger } from '@tsmesh/proto';
 import type { AddressResolver, EndpointResolver } from '../discovery/endpoint-resolver.js';
@@ -35,6 +35,8 @@ export interface OutboundListenerOptions {
   defaultTimeoutMs?: number;
   // How long an app may take to send a request head; HEAD_TIMEOUT_MS unless a test needs it short.
   headTimeoutMs?: number;
+  // What plain exchanges offer peers by ALPN; ['h2'] turns tsmesh/1 off.
+  peerProtocols?: readonly string[];
   // Transparent interception: read redirected connections' original destinations and find their services.
   transparent?: { originalDst: OriginalDstReader; addresses: AddressResolver; detectTimeoutMs: number; onPassthrough?: () => void };
   logger?: Logger;
@@ -57,7 +59,12 @@ export const HEAD_TIMEOUT_MS = 60_000;
 
 export async function startOutboundListener(options: OutboundListenerOptions): Promise<OutboundListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.outbound');
-  const pool = new SessionPool({ tls: options.tls, logger, ...(options.onHandshake ? { onHandshake: options.onHandshake } : {}) });
+  const pool = new SessionPool({
+    tls: options.tls,
+    logger,
+    ...(options.peerProtocols ? { peerProtocols: options.peerProtocols } : {}),
+    ...(options.onHandshake ? { onHandshake: options.onHandshake } : {}),
+  });
   const destinations = new Destinations(options.routes, options.events);
   const handler = buildOutboundStack({
     localNamespace: options.localNamespace,

@@ -67,7 +67,7 @@ export function buildOutboundStack(options: OutboundStackOptions): OutboundHandl
     // The bulkhead holds its slot until the response ends; over the limit fails fast with 503.
     bulkheadLayer(destinations),
   )(
-    // Last: the per-connection world (pooled h2 session, mTLS, identity check) is below every per-request layer.
+    // Last: the per-connection world (pooled tsmesh/1 or h2 connection, mTLS, identity check) is below every per-request layer.
     forwardHandler(options.pool),
   );
 }

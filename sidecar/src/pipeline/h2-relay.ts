@@ -1,10 +1,18 @@
-// Writes an answer onto an HTTP/2 server stream: headers, streamed body, and the trailers gRPC needs for its status.
-import { constants as h2c, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { Readable } from 'node:stream';
+// Writes an answer onto a server stream (HTTP/2 or tsmesh/1): headers, streamed body, and the trailers gRPC needs for its status.
+import { constants as h2c, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Readable, Writable } from 'node:stream';
+
+// What node:http2's server stream and a tsmesh/1 stream share, and all an answer needs.
+export interface AnswerStream extends Writable {
+  readonly headersSent: boolean;
+  respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean; waitForTrailers?: boolean }): void;
+  close(code?: number): void;
+  sendTrailers(headers: OutgoingHttpHeaders): void;
+}
 
 // withTrailers: the body is an HTTP/2 stream whose trailers (grpc-status, grpc-message) must follow it.
 // headersOnly: the answer's HEADERS frame carried END_STREAM (Node 20's endAfterHeaders does not say so on a client stream).
-export function relayToH2(stream: ServerHttp2Stream, headers: OutgoingHttpHeaders, body: Readable, withTrailers: boolean, headersOnly = false): void {
+export function relayToH2(stream: AnswerStream, headers: OutgoingHttpHeaders, body: Readable, withTrailers: boolean, headersOnly = false): void {
   if (stream.destroyed || stream.closed) {
     body.destroy();
     return;

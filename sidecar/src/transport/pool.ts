@@ -1,4 +1,4 @@
-// Pool of HTTP/2 mTLS sessions to peer sidecars: one per endpoint and expected identity, multiplexed and reused.
+// Pool of mTLS connections to peer sidecars, one per endpoint, identity and kind: tsmesh/1 (or HTTP/2 with an older peer) for plain exchanges, HTTP/2 for the rest.
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Logger } from '@tsmesh/proto';
@@ -6,164 +6,204 @@ import type { ServiceEndpoint } from '../discovery/endpoint-resolver.js';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError } from '../errors.js';
 import { expectIdentity, secureContextOptions } from './tls-options.js';
+import { ALPN_MUX } from './mux/frames.js';
+import { MuxConnection } from './mux/connection.js';
+
+export type PeerTransport = MuxConnection | ClientHttp2Session;
+
+// plain: a request/answer exchange, carried by tsmesh/1 when the peer speaks it. http2: upgrades,
+// CONNECT tunnels and HTTP/2 apps (trailers), which only HTTP/2 carries.
+export type ExchangeKind = 'plain' | 'http2';
 
 export interface SessionPoolOptions {
   tls: TlsMaterialSource;
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
+  // What plain exchanges offer by ALPN, in order of preference; ['h2'] turns tsmesh/1 off.
+  peerProtocols?: readonly string[];
   logger: Logger;
   onHandshake?: (result: 'success' | 'handshake_error') => void;
 }
 
 // How far a connection got decides what a failure means: refused, handshake, or a drop after it.
-type ConnectStage = 'tcp' | 'tls' | 'h2';
+type ConnectStage = 'tcp' | 'tls' | 'session';
 
 interface Entry {
-  session: ClientHttp2Session;
-  ready: boolean;
-  promise: Promise<ClientHttp2Session>;
+  transport: PeerTransport | null;
+  promise: Promise<PeerTransport>;
 }
 
 const RETIRED_QUIET_MS = 1_000;
 
 const CONNECT_ERRNO = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
 
+export function isOpen(transport: PeerTransport): boolean {
+  return transport instanceof MuxConnection ? transport.usable : !transport.closed && !transport.destroyed;
+}
+
 export class SessionPool {
   private readonly entries = new Map<string, Entry>();
-  // Why a session's socket died: streams only see a bare close, the socket saw the TLS alert or errno.
-  private readonly socketFailures = new WeakMap<ClientHttp2Session, Error>();
-  // Sessions whose peer sent its SETTINGS, i.e. accepted our certificate and speaks HTTP/2.
+  // Why a connection's socket died: streams only see a bare close, the socket saw the TLS alert or errno.
+  private readonly socketFailures = new WeakMap<PeerTransport, Error>();
+  // HTTP/2 sessions whose peer sent its SETTINGS, i.e. accepted our certificate and speaks HTTP/2.
   private readonly greeted = new WeakSet<ClientHttp2Session>();
   private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
+  private readonly plainProtocols: readonly string[];
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: SessionPoolOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-    // Certificates are only checked at handshake: live sessions stay valid, but new ones must use the new material.
+    this.plainProtocols = options.peerProtocols ?? [ALPN_MUX, 'h2'];
+    // Certificates are only checked at handshake: live connections stay valid, but new ones must use the new material.
     this.unsubscribe = options.tls.onChange(() => this.retireAll());
   }
 
-  // Whether a session to this endpoint is open or opening (it counts against a connection limit).
+  // Whether a connection to this endpoint is open or opening (it counts against a connection limit).
   has(endpoint: ServiceEndpoint): boolean {
-    const entry = this.entries.get(keyOf(endpoint));
-    return entry !== undefined && !entry.session.closed && !entry.session.destroyed;
+    return this.live(keyOf(endpoint, 'plain')) || this.live(keyOf(endpoint, 'http2'));
   }
 
-  // The fast path: a connected session, without a promise hop.
-  ready(endpoint: ServiceEndpoint): ClientHttp2Session | undefined {
-    const entry = this.entries.get(keyOf(endpoint));
-    return entry?.ready && !entry.session.closed && !entry.session.destroyed ? entry.session : undefined;
+  private live(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && (entry.transport === null || isOpen(entry.transport));
+  }
+
+  // The fast path: a connected transport, without a promise hop.
+  ready(endpoint: ServiceEndpoint, kind: ExchangeKind): PeerTransport | undefined {
+    const transport = this.entries.get(keyOf(endpoint, kind))?.transport;
+    return transport && isOpen(transport) ? transport : undefined;
   }
 
   // connectTimeoutMs: the destination's own (DestinationPolicy connectionPool.connectTimeout), else the pool's.
-  connect(endpoint: ServiceEndpoint, connectTimeoutMs?: number): Promise<ClientHttp2Session> {
-    const key = keyOf(endpoint);
+  connect(endpoint: ServiceEndpoint, kind: ExchangeKind, connectTimeoutMs?: number): Promise<PeerTransport> {
+    const key = keyOf(endpoint, kind);
     const existing = this.entries.get(key);
-    if (existing && !existing.session.closed && !existing.session.destroyed) return existing.promise;
-    const entry = this.open(key, endpoint, connectTimeoutMs ?? this.connectTimeoutMs);
+    if (existing && this.live(key)) return existing.promise;
+    const protocols = kind === 'plain' ? this.plainProtocols : ['h2'];
+    const entry = this.open(key, endpoint, connectTimeoutMs ?? this.connectTimeoutMs, protocols);
     this.entries.set(key, entry);
     return entry.promise;
   }
 
-  // Graceful: close() lets in-flight streams finish; only new requests move to new sessions.
-  // Why a session died under its streams, when the pool can tell better than "reset".
-  failureOf(session: ClientHttp2Session, endpoint: ServiceEndpoint): MeshError | undefined {
-    const socketError = this.socketFailures.get(session);
+  // Why a connection died under its streams, when the pool can tell better than "reset".
+  failureOf(transport: PeerTransport, endpoint: ServiceEndpoint): MeshError | undefined {
+    const socketError = this.socketFailures.get(transport);
     if (socketError) return classifyConnectError(socketError, 'tls', endpoint.address, endpoint.identity);
-    if (session.destroyed && !this.greeted.has(session)) {
-      // TLS 1.3 lets the client finish first; a peer that refuses our certificate hangs up before its SETTINGS.
-      return new TlsHandshakeError(`outbound/tls: ${endpoint.address} (${endpoint.identity}) closed the connection after the TLS handshake without speaking HTTP/2; it most likely refused our certificate`);
+    const greeted = transport instanceof MuxConnection ? transport.greeted : this.greeted.has(transport);
+    if ((transport instanceof MuxConnection ? transport.closed : transport.destroyed) && !greeted) {
+      // TLS 1.3 lets the client finish first; a peer that refuses our certificate hangs up before its first frame.
+      return new TlsHandshakeError(`outbound/tls: ${endpoint.address} (${endpoint.identity}) closed the connection after the TLS handshake without a word; it most likely refused our certificate`);
     }
     return undefined;
   }
 
-  // New requests go to new sessions at once; a retired session closes after a quiet second, not
-  // now: close() right away refuses streams that were opened but not yet sent (REFUSED_STREAM).
+  // New requests go to new connections at once. A retired tsmesh/1 connection drains (it finishes what
+  // it carries); a retired HTTP/2 session closes after a quiet second, not now: close() right away
+  // refuses streams that were opened but not yet sent (REFUSED_STREAM).
   retireAll(): void {
     for (const entry of this.entries.values()) {
-      const quietClose = (session: ClientHttp2Session): void => {
-        session.setTimeout(RETIRED_QUIET_MS, () => session.close());
+      const retire = (transport: PeerTransport): void => {
+        if (transport instanceof MuxConnection) transport.drain('new certificate');
+        else transport.setTimeout(RETIRED_QUIET_MS, () => transport.close());
       };
-      if (entry.ready) quietClose(entry.session);
-      else entry.promise.then(quietClose, () => undefined);
+      if (entry.transport) retire(entry.transport);
+      else entry.promise.then(retire, () => undefined);
     }
     this.entries.clear();
   }
 
   destroy(): void {
     this.unsubscribe();
-    for (const entry of this.entries.values()) entry.session.destroy();
+    for (const entry of this.entries.values()) entry.transport?.destroy();
     this.entries.clear();
   }
 
-  private open(key: string, endpoint: ServiceEndpoint, connectTimeoutMs: number): Entry {
+  private open(key: string, endpoint: ServiceEndpoint, connectTimeoutMs: number, protocols: readonly string[]): Entry {
     const { address, identity } = endpoint;
-    const material = this.options.tls.current();
     const { host, port } = splitAddress(address);
     let stage: ConnectStage = 'tcp';
-    let socket: TLSSocket | undefined;
-    const session = h2connect(`https://${address}`, {
-      createConnection: () => {
-        socket = tlsConnect({
-          ...secureContextOptions(material),
-          host,
-          port,
-          ALPNProtocols: ['h2'],
-          rejectUnauthorized: true,
-          checkServerIdentity: expectIdentity(identity, address),
-        });
-        socket.once('connect', () => (stage = 'tls'));
-        socket.once('secureConnect', () => (stage = 'h2'));
-        socket.once('error', (error: Error) => this.socketFailures.set(session, error));
-        return socket;
-      },
+    const socket = tlsConnect({
+      ...secureContextOptions(this.options.tls.current()),
+      host,
+      port,
+      ALPNProtocols: [...protocols],
+      rejectUnauthorized: true,
+      checkServerIdentity: expectIdentity(identity, address),
     });
-    const entry: Entry = { session, ready: false, promise: Promise.resolve(session) };
-    entry.promise = new Promise<ClientHttp2Session>((resolve, reject) => {
+    socket.once('connect', () => (stage = 'tls'));
+    // The promise is set right below; the callbacks that read the entry run later.
+    const entry = { transport: null } as Entry;
+    const forget = (): void => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    };
+    entry.promise = new Promise<PeerTransport>((resolve, reject) => {
       const timer = setTimeout(() => {
-        session.destroy(new UpstreamConnectError(`outbound/connect: no connection to ${address} (${identity}) within ${connectTimeoutMs} ms`));
+        socket.destroy(new UpstreamConnectError(`outbound/connect: no connection to ${address} (${identity}) within ${connectTimeoutMs} ms`));
       }, connectTimeoutMs);
       const fail = (error: unknown): void => {
         clearTimeout(timer);
         if (stage !== 'tcp') this.options.onHandshake?.('handshake_error');
-        if (this.entries.get(key) === entry) this.entries.delete(key);
+        forget();
         reject(classifyConnectError(error, stage, address, identity));
       };
       const closedEarly = (): void => fail(undefined);
-      session.once('error', fail);
-      session.once('close', closedEarly);
-      session.once('connect', () => {
+      socket.once('error', fail);
+      socket.once('close', closedEarly);
+      const ready = (transport: PeerTransport): void => {
         clearTimeout(timer);
-        session.off('error', fail);
-        session.off('close', closedEarly);
-        entry.ready = true;
+        socket.off('error', fail);
+        socket.off('close', closedEarly);
+        entry.transport = transport;
         this.options.onHandshake?.('success');
-        resolve(session);
+        resolve(transport);
+      };
+      socket.once('secureConnect', () => {
+        stage = 'session';
+        socket.on('error', (error: Error) => {
+          if (entry.transport) this.socketFailures.set(entry.transport, error);
+        });
+        if (socket.alpnProtocol === ALPN_MUX) ready(this.muxTransport(socket, forget));
+        else this.h2Transport(socket, endpoint, forget, ready, fail);
       });
+    });
+    return entry;
+  }
+
+  private muxTransport(socket: TLSSocket, forget: () => void): MuxConnection {
+    const connection = new MuxConnection(socket, 'client', { idleTimeoutMs: this.idleTimeoutMs });
+    // A peer draining finishes our streams but takes no new ones; new requests need a new connection.
+    connection.once('drain', forget);
+    connection.once('close', forget);
+    // The pool must never be what keeps a process alive; listeners and in-flight requests do that.
+    socket.unref();
+    return connection;
+  }
+
+  // An older peer (or an exchange that needs HTTP/2): the negotiated socket becomes an HTTP/2 session.
+  private h2Transport(socket: TLSSocket, endpoint: ServiceEndpoint, forget: () => void, ready: (session: ClientHttp2Session) => void, fail: (error: unknown) => void): void {
+    const { address, identity } = endpoint;
+    const session = h2connect(`https://${address}`, { createConnection: () => socket });
+    session.once('error', fail);
+    session.once('connect', () => {
+      session.off('error', fail);
+      ready(session);
     });
     session.on('error', (error: Error) => this.options.logger.debug('peer session error', { address, identity, error: error.message }));
     session.once('remoteSettings', () => this.greeted.add(session));
-    session.once('close', () => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
-    // A peer draining (GOAWAY) finishes our streams but takes no new ones; new requests need a new session.
-    session.once('goaway', () => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    session.once('close', forget);
+    session.once('goaway', forget);
     session.setTimeout(this.idleTimeoutMs, () => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
+      forget();
       session.close();
     });
-    // The pool must never be what keeps a process alive; listeners and in-flight requests do that.
     session.unref();
-    return entry;
   }
 }
 
-function keyOf(endpoint: ServiceEndpoint): string {
-  return `${endpoint.address}|${endpoint.identity}`;
+function keyOf(endpoint: ServiceEndpoint, kind: ExchangeKind): string {
+  return `${kind}|${endpoint.address}|${endpoint.identity}`;
 }
 
 export function splitAddress(address: string): { host: string; port: number } {
@@ -183,5 +223,5 @@ function classifyConnectError(error: unknown, stage: ConnectStage, address: stri
   if (stage === 'tls') {
     return new TlsHandshakeError(`outbound/tls: handshake with ${address} (${identity}) failed: ${detail}`, { cause: error });
   }
-  return new UpstreamResetError(`outbound/h2: ${address} (${identity}) closed the session before it was ready: ${detail}`, { cause: error });
+  return new UpstreamResetError(`outbound/peer: ${address} (${identity}) closed the connection before it was ready: ${detail}`, { cause: error });
 }

@@ -21,6 +21,9 @@ export interface PairOptions {
   headTimeoutMs?: number;
   // The inbound policy as the control plane would push it; default: no policies (allow-authenticated).
   policy?: InboundPolicy;
+  // ALPN offers, to stand in for a sidecar of an older version (['h2']); default: tsmesh/1 and h2.
+  clientPeerProtocols?: readonly string[];
+  serverPeerProtocols?: readonly string[];
 }
 
 export interface Pair {
@@ -50,6 +53,7 @@ export async function startPair(options: PairOptions): Promise<Pair> {
     tls: serverSource,
     trustDomain: TRUST_DOMAIN,
     policies: { current: () => policy },
+    ...(options.serverPeerProtocols ? { peerProtocols: options.serverPeerProtocols } : {}),
     logger: inboundLogger,
   });
   options.cleanup.add(() => inbound.close());
@@ -66,6 +70,7 @@ export async function startPair(options: PairOptions): Promise<Pair> {
     tls: clientSource,
     defaultTimeoutMs: options.defaultTimeoutMs,
     headTimeoutMs: options.headTimeoutMs,
+    ...(options.clientPeerProtocols ? { peerProtocols: options.clientPeerProtocols } : {}),
     logger: captureLogger(),
   });
   options.cleanup.add(() => outbound.close());
@@ -73,5 +78,5 @@ export async function startPair(options: PairOptions): Promise<Pair> {
 }
 
 export function peerSessions(logs: LogRecord[]): LogRecord[] {
-  return logs.filter((record) => record.message === 'peer session opened');
+  return logs.filter((record) => record.message === 'peer connection opened');
 }

@@ -1,21 +1,27 @@
-// Terminal outbound layer: open an HTTP/2 stream on a pooled mTLS session and stream the body both ways.
+// Terminal outbound layer: open a stream on a pooled mTLS connection (tsmesh/1 or HTTP/2) and stream the body both ways.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { ServiceEndpoint } from '../../discovery/endpoint-resolver.js';
-import { BadRequestError, InternalError, MeshError, TlsHandshakeError, UpstreamResetError } from '../../errors.js';
-import type { SessionPool } from '../../transport/pool.js';
+import { BadRequestError, InternalError, MeshError, TlsHandshakeError, toMeshError, UpstreamResetError } from '../../errors.js';
+import { isOpen, type ExchangeKind, type SessionPool } from '../../transport/pool.js';
+import { MuxConnection } from '../../transport/mux/connection.js';
+import { HeaderBlockError } from '../../transport/mux/frames.js';
+import type { MuxStream } from '../../transport/mux/stream.js';
 import { APP_PORT_HEADER, APP_PROTOCOL_HEADER } from '../../pipeline/headers.js';
-import { cancelReason, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './types.js';
+import { cancelReason, type OutboundHandler, type OutboundRequest, type UpstreamBody, type UpstreamResponse } from './types.js';
 
 export function forwardHandler(pool: SessionPool): OutboundHandler {
   return async (req) => {
     const endpoint = req.endpoint;
     if (!endpoint) throw new InternalError('outbound/forward: no endpoint was chosen before forwarding');
-    let session = pool.ready(endpoint) ?? (await pool.connect(endpoint, req.connectTimeoutMs ?? undefined));
+    const kind: ExchangeKind = req.upgrade === null && req.appProtocol === null ? 'plain' : 'http2';
+    let peer = pool.ready(endpoint, kind) ?? (await pool.connect(endpoint, kind, req.connectTimeoutMs ?? undefined));
     if (req.signal.aborted) throw cancelReason(req);
-    // A rotation or GOAWAY between connect and now closes the session for new streams; the pool has a fresh one.
-    if (session.closed || session.destroyed) session = await pool.connect(endpoint, req.connectTimeoutMs ?? undefined);
-    if (req.upgrade === 'websocket' && !session.remoteSettings.enableConnectProtocol) await peerSettings(session);
-    return openStream(session, req, endpoint, pool);
+    // A rotation or drain between connect and now closes the connection for new streams; the pool has a fresh one.
+    if (!isOpen(peer)) peer = await pool.connect(endpoint, kind, req.connectTimeoutMs ?? undefined);
+    if (peer instanceof MuxConnection) return openMuxStream(peer, req, endpoint, pool);
+    if (req.upgrade === 'websocket' && !peer.remoteSettings.enableConnectProtocol) await peerSettings(peer);
+    return openStream(peer, req, endpoint, pool);
   };
 }
 
@@ -36,7 +42,8 @@ function describe(endpoint: ServiceEndpoint): string {
   return `${endpoint.address} (${endpoint.identity})`;
 }
 
-function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint: ServiceEndpoint, pool: SessionPool): Promise<UpstreamResponse> {
+// The request's head as the peer reads it: pseudo-headers added to the (already HTTP/2-clean) headers.
+function peerHeaders(req: OutboundRequest): OutgoingHttpHeaders {
   const headers = req.headers;
   headers[':authority'] = req.authority;
   if (req.upgrade === 'tcp') {
@@ -54,9 +61,24 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
   }
   if (req.appPort !== null) headers[APP_PORT_HEADER] = String(req.appPort);
   if (req.appProtocol !== null) headers[APP_PROTOCOL_HEADER] = req.appProtocol;
+  return headers;
+}
+
+function openMuxStream(connection: MuxConnection, req: OutboundRequest, endpoint: ServiceEndpoint, pool: SessionPool): Promise<UpstreamResponse> {
+  let stream: MuxStream;
+  try {
+    stream = connection.request(peerHeaders(req), req.body === null);
+  } catch (error) {
+    if (error instanceof HeaderBlockError) return Promise.reject(new BadRequestError(`outbound/forward: the request cannot be carried to the peer: ${error.message}`));
+    throw error;
+  }
+  return awaitAnswer(stream, req, () => pool.failureOf(connection, endpoint) ?? resetError(`outbound/peer: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)}${stream.resetReason ? `: ${stream.resetReason}` : ''})`, stream.rstCode));
+}
+
+function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint: ServiceEndpoint, pool: SessionPool): Promise<UpstreamResponse> {
   let stream: ClientHttp2Stream;
   try {
-    stream = session.request(headers, { endStream: req.body === null && req.upgrade === null });
+    stream = session.request(peerHeaders(req), { endStream: req.body === null && req.upgrade === null });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (code.startsWith('ERR_HTTP2_INVALID') && code !== 'ERR_HTTP2_INVALID_SESSION') {
@@ -65,6 +87,11 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
     // The session refused a new stream locally (closing, GOAWAY): nothing was sent, so it counts as refused.
     return Promise.reject(resetError(`outbound/forward: could not open a stream to ${describe(endpoint)}: ${(error as Error).message}`, h2c.NGHTTP2_REFUSED_STREAM));
   }
+  return awaitAnswer(stream, req, () => pool.failureOf(session, endpoint) ?? resetError(`outbound/h2: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)})`, stream.rstCode), (error) => streamError(error, endpoint));
+}
+
+// Either transport: the answer's head resolves, a close or error before it rejects, and the caller's cancel resets the stream.
+function awaitAnswer(stream: UpstreamBody, req: OutboundRequest, closedEarly: () => MeshError, onError?: (error: Error) => MeshError): Promise<UpstreamResponse> {
   return new Promise<UpstreamResponse>((resolve, reject) => {
     let answered = false;
     const onAbort = (): void => {
@@ -77,15 +104,15 @@ function openStream(session: ClientHttp2Session, req: OutboundRequest, endpoint:
     stream.on('error', (error: Error) => {
       if (answered) return;
       answered = true;
-      reject(streamError(error, endpoint));
+      reject(onError ? onError(error) : toMeshError(error, 'outbound/forward'));
     });
     stream.once('close', () => {
       req.signal.removeEventListener('abort', onAbort);
       if (answered) return;
       answered = true;
-      reject(pool.failureOf(session, endpoint) ?? resetError(`outbound/h2: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)})`, stream.rstCode));
+      reject(closedEarly());
     });
-    stream.once('response', (responseHeaders, flags: number) => {
+    stream.once('response', (responseHeaders: IncomingHttpHeaders, flags: number) => {
       if (answered) return;
       answered = true;
       resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: stream, headersOnly: (flags & h2c.NGHTTP2_FLAG_END_STREAM) !== 0 });
@@ -123,6 +150,7 @@ const RST_NAMES = new Map<number, string>([
   [h2c.NGHTTP2_NO_ERROR, 'NO_ERROR'],
   [h2c.NGHTTP2_PROTOCOL_ERROR, 'PROTOCOL_ERROR'],
   [h2c.NGHTTP2_INTERNAL_ERROR, 'INTERNAL_ERROR'],
+  [h2c.NGHTTP2_FLOW_CONTROL_ERROR, 'FLOW_CONTROL_ERROR'],
   [h2c.NGHTTP2_REFUSED_STREAM, 'REFUSED_STREAM'],
   [h2c.NGHTTP2_CANCEL, 'CANCEL'],
   [h2c.NGHTTP2_ENHANCE_YOUR_CALM, 'ENHANCE_YOUR_CALM'],

@@ -1,7 +1,6 @@
 // What flows through the outbound stack: the app's request as the layers see it, and the peer's answer.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { ClientHttp2Stream } from 'node:http2';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
 import type { RoutePlan } from '@tsmesh/proto';
 import type { Handler, Layer } from '../../pipeline/layer.js';
@@ -46,11 +45,14 @@ export interface OutboundRequest {
   cancel(reason: MeshError): void;
 }
 
+// The exchange's stream, HTTP/2 or tsmesh/1: close(code) resets it with an HTTP/2 error code.
+export type UpstreamBody = Duplex & { close(code?: number): void; readonly rstCode?: number | undefined };
+
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  // The HTTP/2 stream: its readable side is the response body; for an upgrade it is the tunnel both ways.
-  body: ClientHttp2Stream;
+  // Its readable side is the response body; for an upgrade it is the tunnel both ways.
+  body: UpstreamBody;
   // The response HEADERS frame ended the stream (a gRPC trailers-only answer).
   headersOnly?: boolean;
 }

@@ -1,0 +1,185 @@
+// tsmesh/1 wire format between sidecars: frame layout, limits, header blocks, and an incremental frame reader.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+export const ALPN_MUX = 'tsmesh/1';
+
+// [u24 payload length][u8 type][u8 flags][u32 stream id], as HTTP/2 lays out its frames.
+export const FRAME_HEADER_BYTES = 9;
+export const MAX_FRAME_PAYLOAD = 64 * 1024;
+// Per stream and direction: how many body bytes may be in flight before the reader grants more.
+export const INITIAL_WINDOW = 256 * 1024;
+export const DEFAULT_MAX_STREAMS = 1_000;
+// Until the server's HELLO says otherwise, a client keeps to this many concurrent streams.
+export const CLIENT_STREAMS_BEFORE_HELLO = 100;
+export const MAX_REASON_BYTES = 1_024;
+
+export const Frame = {
+  data: 0x0,
+  headers: 0x1,
+  reset: 0x3,
+  hello: 0x4,
+  drain: 0x7,
+  window: 0x8,
+} as const;
+
+export const FLAG_END = 0x1;
+
+// Reset and drain codes are HTTP/2's (RFC 9113 7), so the layers above read one set of codes for both transports.
+export const Code = {
+  noError: 0x0,
+  protocol: 0x1,
+  internal: 0x2,
+  flowControl: 0x3,
+  refused: 0x7,
+  cancel: 0x8,
+} as const;
+
+export function frameHeader(type: number, flags: number, id: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  writeFrameHeader(header, type, flags, id, length);
+  return header;
+}
+
+function writeFrameHeader(target: Buffer, type: number, flags: number, id: number, length: number): void {
+  target[0] = length >>> 16;
+  target[1] = (length >>> 8) & 0xff;
+  target[2] = length & 0xff;
+  target[3] = type;
+  target[4] = flags;
+  target.writeUInt32BE(id, 5);
+}
+
+// One buffer for a frame whose payload is text (a header block) or a few integers, so it costs one write.
+export function textFrame(type: number, flags: number, id: number, prefix: readonly number[], text: string): Buffer {
+  const textBytes = Buffer.byteLength(text, type === Frame.headers ? 'latin1' : 'utf8');
+  const length = prefix.length * 4 + textBytes;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  writeFrameHeader(frame, type, flags, id, length);
+  let at = FRAME_HEADER_BYTES;
+  for (const value of prefix) {
+    frame.writeUInt32BE(value >>> 0, at);
+    at += 4;
+  }
+  frame.write(text, at, type === Frame.headers ? 'latin1' : 'utf8');
+  return frame;
+}
+
+export function reasonText(reason: string): string {
+  // A reason is for people reading logs; cut on a character boundary well inside the byte limit.
+  if (reason.length <= MAX_REASON_BYTES / 4) return reason;
+  let end = MAX_REASON_BYTES / 4 - 3;
+  // Not between the halves of a surrogate pair: a lone half goes out as U+FFFD.
+  const last = reason.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${reason.slice(0, end)}...`;
+}
+
+export class HeaderBlockError extends Error {}
+
+// A header block is latin1 text, one "name:value\n" per field; pseudo-headers (":status", ":path") first by
+// convention. Names are lowercase tokens, so the first ':' after the name's first character ends it.
+// Checked here as strictly as decodeHeaders checks: the peer fails the whole connection on a bad block.
+export function encodeHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders): string {
+  let text = '';
+  const pseudo = new Set<string>();
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    if (!FIELD_NAME.test(key)) throw new HeaderBlockError(`header name "${name.slice(0, 100)}" is not a token`);
+    if (key.charCodeAt(0) === 58 /* ':' */) {
+      if (pseudo.has(key) || (Array.isArray(value) && value.length > 1)) throw new HeaderBlockError(`pseudo-header "${key}" has more than one value`);
+      pseudo.add(key);
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) text += line(key, String(item));
+    } else {
+      text += line(key, String(value));
+    }
+  }
+  if (text.length > MAX_FRAME_PAYLOAD) throw new HeaderBlockError(`the headers take ${text.length} bytes, more than the ${MAX_FRAME_PAYLOAD} a peer takes`);
+  return text;
+}
+
+const FIELD_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+// latin1 encoding keeps a character's low byte only: U+010A would go out as LF and start a header of the sender's choosing.
+const OUTSIDE_LATIN1 = /[^\u0000-\u00ff]/;
+
+function line(name: string, value: string): string {
+  if (FORBIDDEN_IN_VALUE.test(value)) throw new HeaderBlockError(`header "${name}" has a CR, LF or NUL in its value`);
+  if (OUTSIDE_LATIN1.test(value)) throw new HeaderBlockError(`header "${name}" has a character outside latin1 in its value`);
+  return `${name}:${value}\n`;
+}
+
+const FIELD_LINE = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+:[^\r\0]*$/;
+
+// Throws HeaderBlockError on anything a well-behaved peer would not send: a peer is authenticated, not trusted.
+export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
+  const headers = Object.create(null) as IncomingHttpHeaders;
+  const text = block.toString('latin1');
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    if (end < 0) throw new HeaderBlockError('the header block does not end with a newline');
+    const field = text.slice(start, end);
+    start = end + 1;
+    if (!FIELD_LINE.test(field)) throw new HeaderBlockError(`malformed header line "${field.slice(0, 100)}"`);
+    const colon = field.indexOf(':', 1);
+    const name = field.slice(0, colon);
+    const value = field.slice(colon + 1);
+    const existing = headers[name];
+    if (existing === undefined) {
+      headers[name] = name === 'set-cookie' ? [value] : value;
+    } else if (name.charCodeAt(0) === 58 /* ':' */) {
+      throw new HeaderBlockError(`pseudo-header "${name}" appears twice`);
+    } else if (Array.isArray(existing)) {
+      existing.push(value);
+    } else {
+      headers[name] = `${existing}${name === 'cookie' ? '; ' : ', '}${value}`;
+    }
+  }
+  return headers;
+}
+
+export interface FrameHandler {
+  frame(type: number, flags: number, id: number, payload: Buffer): void;
+  // The byte stream cannot be read as frames any more; the connection must end.
+  malformed(reason: string): void;
+}
+
+// Cuts a byte stream into frames; a frame split across reads is kept until its last byte arrives.
+export class FrameReader {
+  private pending: Buffer | null = null;
+  private failed = false;
+
+  constructor(private readonly handler: FrameHandler) {}
+
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = null;
+    let pos = 0;
+    while (buf.length - pos >= FRAME_HEADER_BYTES) {
+      const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      if (length > MAX_FRAME_PAYLOAD) {
+        this.failed = true;
+        this.handler.malformed(`a frame of ${length} bytes, more than the ${MAX_FRAME_PAYLOAD} allowed`);
+        return;
+      }
+      const end = pos + FRAME_HEADER_BYTES + length;
+      if (end > buf.length) break;
+      const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      this.handler.frame(buf[pos + 3]!, buf[pos + 4]!, id, buf.subarray(pos + FRAME_HEADER_BYTES, end));
+      pos = end;
+      if (this.failed) return;
+    }
+    if (pos < buf.length) this.pending = buf.subarray(pos);
+  }
+
+  // Stop reading: what follows a connection error is not looked at.
+  stop(): void {
+    this.failed = true;
+    this.pending = null;
+  }
+}

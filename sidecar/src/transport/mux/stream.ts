@@ -1,0 +1,300 @@
+// One tsmesh/1 exchange as a Duplex: the body out with credit-based flow control, the body in with credit granted as it is read.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { Duplex } from 'node:stream';
+import { Code, encodeHeaders, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_FRAME_PAYLOAD } from './frames.js';
+
+const MAX_CREDIT = 2 ** 31 - 1;
+
+// What a stream needs from its connection.
+export interface StreamLink {
+  // block: the header block, already encoded.
+  sendHeaders(id: number, block: string, end: boolean): void;
+  sendData(id: number, chunk: Buffer, end: boolean): void;
+  sendWindow(id: number, increment: number): void;
+  sendReset(id: number, code: number, reason: string): void;
+  // Both directions ended or the stream was reset: the connection forgets it.
+  settled(stream: MuxStream): void;
+}
+
+// Credit goes back in batches: one WINDOW frame per quarter window read, not one per DATA frame.
+const CREDIT_BATCH = INITIAL_WINDOW / 4;
+const EMPTY = Buffer.alloc(0);
+
+interface BlockedWrite {
+  chunk: Buffer;
+  offset: number;
+  done: (error?: Error | null) => void;
+}
+
+// The subset of node:http2's stream that the layers use (close(code), rstCode, respond, endAfterHeaders),
+// so the pipeline handles either transport without knowing which one carries the exchange.
+export class MuxStream extends Duplex {
+  // Set once the stream is closed: NO_ERROR after both ends, else the reset's code.
+  rstCode: number | undefined;
+  // Why the stream was reset, for the error the caller sees.
+  resetReason = '';
+  headersSent = false;
+  // The peer's HEADERS ended its side: no body follows.
+  endAfterHeaders = false;
+  private headersReceived: boolean;
+  private localEnded = false;
+  private remoteEnded = false;
+  private settledOnce = false;
+  // A client stream waits for a free stream slot before its HEADERS go out; until then it has no credit.
+  private started: boolean;
+  private sendCredit: number;
+  private receiveCredit = INITIAL_WINDOW;
+  private creditToGrant = 0;
+  private blocked: BlockedWrite | null = null;
+  private finalPending: ((error?: Error | null) => void) | null = null;
+
+  constructor(
+    readonly id: number,
+    private readonly link: StreamLink,
+    started: boolean,
+    // A client's request header block, sent when the stream starts; null on the server's side.
+    private readonly requestBlock: string | null = null,
+    private readonly requestEnds = false,
+  ) {
+    super({ allowHalfOpen: true });
+    this.started = started;
+    // A server stream exists because its HEADERS arrived.
+    this.headersReceived = requestBlock === null;
+    this.sendCredit = started ? INITIAL_WINDOW : 0;
+    if (requestEnds) {
+      this.localEnded = true;
+      this.end();
+    }
+  }
+
+  // Client: a stream slot is free; the request goes out, then any body written meanwhile.
+  start(): void {
+    if (this.started || this.settledOnce) return;
+    this.started = true;
+    this.sendCredit = INITIAL_WINDOW;
+    this.headersSent = true;
+    this.link.sendHeaders(this.id, this.requestBlock ?? '', this.requestEnds);
+    this.flushBlocked();
+  }
+
+  // Server: the answer's head. endStream: no body follows (the remaining writable side is ended here).
+  respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean }): void {
+    if (this.headersSent || this.settledOnce) return;
+    const end = options?.endStream === true;
+    let block: string;
+    try {
+      block = encodeHeaders(headers);
+    } catch (error) {
+      if (!(error instanceof HeaderBlockError)) throw error;
+      this.close(Code.internal, `the answer cannot be carried: ${error.message}`);
+      return;
+    }
+    this.headersSent = true;
+    this.link.sendHeaders(this.id, block, end);
+    if (end) {
+      this.localEnded = true;
+      this.end();
+      this.answeredBeforeUpload();
+      this.settleIfDone();
+    }
+  }
+
+  // Never sent on this transport: an exchange that needs trailers is carried over HTTP/2.
+  sendTrailers(_headers: OutgoingHttpHeaders): void {}
+
+  // node:http2's close(code): reset the stream (CANCEL, REFUSED, INTERNAL...), or NO_ERROR once it is done.
+  close(code: number = Code.noError, reason = ''): void {
+    if (!this.settledOnce) {
+      // A client's stream still waiting for a slot was never sent: the peer has nothing to reset.
+      if (this.started) this.link.sendReset(this.id, code, reason);
+      this.rstCode = code;
+      this.settle();
+    }
+    if (!this.destroyed) this.destroy();
+  }
+
+  // Server: the request's HEADERS carried END, so no body follows.
+  requestEndedAtHeaders(): void {
+    this.endAfterHeaders = true;
+    this.remoteEnded = true;
+    this.push(null);
+  }
+
+  // Returns a reason when the peer sent a second head.
+  onHeaders(headers: IncomingHttpHeaders, flags: number): string | undefined {
+    if (this.headersReceived) return 'a second HEADERS frame on one stream';
+    this.headersReceived = true;
+    if ((flags & FLAG_END) !== 0) {
+      this.endAfterHeaders = true;
+      this.remoteEnded = true;
+    }
+    this.emit('response', headers, flags);
+    if (this.remoteEnded) {
+      this.push(null);
+      this.settleIfDone();
+    }
+    return undefined;
+  }
+
+  // Returns a reason when the peer broke the stream's flow control.
+  onData(payload: Buffer, end: boolean): string | undefined {
+    if (this.remoteEnded) return 'DATA after the end of the stream';
+    if (!this.headersReceived) return 'DATA before HEADERS';
+    if (payload.length > this.receiveCredit) return `DATA of ${payload.length} bytes with ${this.receiveCredit} bytes of credit left`;
+    this.receiveCredit -= payload.length;
+    this.creditToGrant += payload.length;
+    if (end) this.remoteEnded = true;
+    let wantsMore = true;
+    if (payload.length > 0 && !this.destroyed) wantsMore = this.push(payload);
+    if (end) {
+      this.push(null);
+      this.settleIfDone();
+    } else if (wantsMore) {
+      this.grantCredit();
+    }
+    return undefined;
+  }
+
+  // Returns a reason when the peer granted more credit than a window can hold.
+  onWindow(increment: number): string | undefined {
+    if (this.sendCredit + increment > MAX_CREDIT) return `credit above ${MAX_CREDIT} bytes`;
+    this.sendCredit += increment;
+    this.flushBlocked();
+    return undefined;
+  }
+
+  // The peer reset the stream, or the connection is gone.
+  onReset(code: number, reason: string): void {
+    if (this.settledOnce) return;
+    this.rstCode = code;
+    this.resetReason = reason;
+    const answered = code === Code.noError && this.remoteEnded;
+    this.settle();
+    if (answered) {
+      // The answer is complete and stays readable; only the upload stops (the rest of it is dropped).
+      this.releaseBlocked();
+      return;
+    }
+    this.destroy();
+  }
+
+  override _read(): void {
+    this.grantCredit();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.sendBody(chunk, 0, done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    if (this.localEnded || this.settledOnce) return done();
+    if (!this.started) {
+      this.finalPending = done;
+      return;
+    }
+    this.endLocal();
+    done();
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    // Destroyed by its user before the exchange finished (the app went away): the peer stops too.
+    if (!this.settledOnce) {
+      if (this.started) this.link.sendReset(this.id, Code.cancel, 'the caller abandoned the stream');
+      this.rstCode = Code.cancel;
+      this.settle();
+    }
+    this.releaseBlocked();
+    done(error);
+  }
+
+  private endLocal(): void {
+    if (!this.headersSent) {
+      this.close(Code.internal, 'the answer ended before its head was sent');
+      return;
+    }
+    this.localEnded = true;
+    this.link.sendData(this.id, EMPTY, true);
+    this.answeredBeforeUpload();
+    this.settleIfDone();
+  }
+
+  // RFC 9113 8.1: a server that answered in full before the request body ended stops the upload with NO_ERROR.
+  private answeredBeforeUpload(): void {
+    if (this.requestBlock === null && !this.remoteEnded) {
+      this.link.sendReset(this.id, Code.noError, 'answered before the request body ended');
+      this.rstCode = Code.noError;
+      this.settle();
+      // The rest of the upload never arrives, so the readable side would never end and the stream never close.
+      if (this.writableFinished) this.destroy();
+      else this.once('finish', () => this.destroy());
+    }
+  }
+
+  private sendBody(chunk: Buffer, offset: number, done: (error?: Error | null) => void): void {
+    if (this.settledOnce) return done();
+    // DATA before HEADERS is a protocol error at the peer; as with an answer that ends headless, only this stream fails.
+    if (this.requestBlock === null && !this.headersSent) {
+      this.close(Code.internal, 'the answer\'s body was written before its head was sent');
+      return done();
+    }
+    let at = offset;
+    while (at < chunk.length) {
+      if (this.sendCredit <= 0) {
+        this.blocked = { chunk, offset: at, done };
+        return;
+      }
+      const size = Math.min(chunk.length - at, this.sendCredit, MAX_FRAME_PAYLOAD);
+      this.link.sendData(this.id, at === 0 && size === chunk.length ? chunk : chunk.subarray(at, at + size), false);
+      this.sendCredit -= size;
+      at += size;
+    }
+    done();
+  }
+
+  private flushBlocked(): void {
+    const blocked = this.blocked;
+    if (blocked !== null && this.sendCredit > 0) {
+      this.blocked = null;
+      this.sendBody(blocked.chunk, blocked.offset, blocked.done);
+    }
+    if (this.blocked === null && this.finalPending !== null && this.started) {
+      const done = this.finalPending;
+      this.finalPending = null;
+      this.endLocal();
+      done();
+    }
+  }
+
+  private releaseBlocked(): void {
+    const blocked = this.blocked;
+    const final = this.finalPending;
+    this.blocked = null;
+    this.finalPending = null;
+    blocked?.done();
+    final?.();
+  }
+
+  private grantCredit(): void {
+    if (this.creditToGrant < CREDIT_BATCH || this.remoteEnded || this.settledOnce) return;
+    this.link.sendWindow(this.id, this.creditToGrant);
+    this.receiveCredit += this.creditToGrant;
+    this.creditToGrant = 0;
+  }
+
+  private settleIfDone(): void {
+    if (this.localEnded && this.remoteEnded && !this.settledOnce) {
+      this.rstCode = Code.noError;
+      this.settle();
+      // As node:http2 does: a body the server never looked at (a GET's empty one) is dumped, or the stream never ends and never closes.
+      if (this.requestBlock === null && this.readableFlowing === null && !this.readableDidRead) this.resume();
+    }
+  }
+
+  private settle(): void {
+    this.settledOnce = true;
+    this.localEnded = true;
+    this.remoteEnded = true;
+    this.link.settled(this);
+  }
+
+}
