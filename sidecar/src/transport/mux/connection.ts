@@ -159,12 +159,14 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     this.socket.write(frame);
   }
 
-  // Every frame written in this tick leaves in one TLS record and one syscall.
+  // Every frame written in this turn of the event loop leaves in one TLS record and one syscall.
   private cork(): void {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    process.nextTick(() => {
+    // After this loop turn's I/O callbacks, not this tick's: the answers to many app connections read in
+    // one turn leave in one TLS record (process.nextTick would flush once per connection).
+    setImmediate(() => {
       this.corked = false;
       this.socket.uncork();
     });
