@@ -251,7 +251,8 @@ describe('streaming', () => {
         if (!res.writableFinished) appSawClose();
       });
     });
-    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    // A route timeout far beyond the test's: only the caller's close may stop the app here.
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port, defaultTimeoutMs: 120_000 });
     await new Promise<void>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: pair.outboundPort, path: '/forever', headers: { host: 'orders.shop' }, agent: false }, (res) => {
         res.once('data', () => {

@@ -68,6 +68,9 @@ class H1Connection {
       // Half-closed in the middle of a body: the rest never comes.
       if (this.decoder !== null) this.body?.destroy(new Error('the app closed its side of the connection before the request body was complete'));
       if (this.exchange === null) socket.end();
+      // A FIN while a whole request waits for its answer: the app went away (node:http and Envoy read it so
+      // too), and the peer is told to stop, instead of working on until the route's timeout.
+      else if (this.decoder === null) socket.destroy();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
