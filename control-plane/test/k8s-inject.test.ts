@@ -114,7 +114,7 @@ describe('injectObject', () => {
     const sidecar = podSpec(inject(multi).object, 'spec').initContainers?.[1];
     expect(env(sidecar, 'MESH_TRANSPARENT')).toBe('true');
     expect(env(sidecar, 'MESH_POD_IP')).toBe('$(POD_IP)');
-    expect(env(sidecar, 'NODE_OPTIONS')).toBe('--max-semi-space-size=1 --max-old-space-size=192');
+    expect(env(sidecar, 'NODE_OPTIONS')).toBe('--max-semi-space-size=4 --max-old-space-size=192');
     expect(env(sidecar, 'MESH_APP_PORTS')).toBe('8080/http,9090/grpc,5432/tcp,7000');
   });
 

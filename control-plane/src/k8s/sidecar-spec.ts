@@ -27,11 +27,12 @@ const CA_DIR = '/var/run/secrets/tsmesh/ca';
 export const CA_BUNDLE_KEY = 'trust-bundle.pem';
 const SIDECAR_MEMORY_LIMIT_MI = 256;
 const SIDECAR_OLD_SPACE_MB = 192;
-// A 1 MB young generation (with old space capped at 128 MB) halved the peak RSS under load, 170 -> 89 MB,
-// at no measured CPU cost (bench/README.md, "Memory"). Here old space is capped below the container's
-// 256Mi limit instead, so V8 collects harder before the kernel would kill the sidecar. The benchmark
-// runs its sidecars with these too.
-export const SIDECAR_NODE_OPTIONS = `--max-semi-space-size=1 --max-old-space-size=${SIDECAR_OLD_SPACE_MB}`;
+// Old space is capped below the container's 256Mi limit, so V8 collects harder before the kernel would kill
+// the sidecar (with the cap, the peak RSS under load fell 170 -> 89 MB). The young generation was 1 MB
+// until the data plane left node:http2; since then scavenges are a quarter of the sidecars' CPU, and 4 MB
+// takes ~25 % off the pair's CPU per request for 2-7 MB more peak RSS (bench/README.md, "Node flags").
+// The benchmark runs its sidecars with these too.
+export const SIDECAR_NODE_OPTIONS = `--max-semi-space-size=4 --max-old-space-size=${SIDECAR_OLD_SPACE_MB}`;
 
 export interface InjectOptions {
   sidecarImage: string;
