@@ -28,7 +28,13 @@ describe('parseSidecarConfig', () => {
       outboundPort: 15001,
       adminPort: 15000,
       defaultTimeoutMs: 15_000,
+      peerTransport: 'auto',
     });
+  });
+
+  it('takes --peer-transport h2 (HTTP/2 only between sidecars), also from MESH_PEER_TRANSPORT', () => {
+    expect(parseSidecarConfig([...base, '--peer-transport', 'h2'], {})).toMatchObject({ ok: true, value: { peerTransport: 'h2' } });
+    expect(parseSidecarConfig(base, { MESH_PEER_TRANSPORT: 'h2' })).toMatchObject({ ok: true, value: { peerTransport: 'h2' } });
   });
 
   it('exports traces to the control plane on this host by default, never across hosts unasked', () => {
@@ -54,6 +60,7 @@ describe('parseSidecarConfig', () => {
     [[...base, '--app-port', '70000'], '--app-port: "70000" is not a port number'],
     [[...base, '--default-timeout', 'soon'], '--default-timeout: "soon" is not a duration'],
     [[...base, '--advertise-address', 'nope'], '--advertise-address: "nope" must be host:port'],
+    [[...base, '--peer-transport', 'tsmesh/2'], '--peer-transport: "tsmesh/2" must be auto or h2'],
     [[...base, '--bogus', '1'], "Unknown option '--bogus'"],
   ])('refuses %j with a message naming the flag', (argv, message) => {
     const result = parseSidecarConfig(argv, {});
