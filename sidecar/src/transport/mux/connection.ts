@@ -1,22 +1,12 @@
-// One tsmesh/1 connection between two sidecars: many streams over one mTLS socket, frames coalesced per tick.
+// One tsmesh/1 connection between two sidecars: many streams over one mTLS socket, frames coalesced per event-loop turn.
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import {
-  CLIENT_STREAMS_BEFORE_HELLO,
-  Code,
-  DEFAULT_MAX_STREAMS,
-  decodeHeaders,
-  encodeHeaders,
-  FLAG_END,
-  Frame,
-  FrameReader,
-  frameHeader,
-  HeaderBlockError,
-  reasonText,
-  textFrame,
-} from './frames.js';
-import { MuxStream, type StreamLink } from './stream.js';
+import { CLIENT_STREAMS_BEFORE_HELLO, Code, DEFAULT_MAX_STREAMS, decodeHeaders, encodeHeaders, FLAG_END, Frame, FrameReader, HeaderBlockError, reasonText, textFrame } from './frames.js';
+import { MuxStream } from './stream.js';
+import type { StreamLink } from './stream-link.js';
+import { ConnectionWindow } from './connection-window.js';
+import { FrameWriter } from './frame-writer.js';
 
 // Ids are 31 bits on the wire; the reader drops the top bit.
 const MAX_STREAM_ID = 0x7fffffff;
@@ -36,10 +26,11 @@ export class MuxConnection extends EventEmitter implements StreamLink {
   private readonly streams = new Map<number, MuxStream>();
   private readonly waiting: MuxStream[] = [];
   private readonly reader: FrameReader;
+  private readonly window = new ConnectionWindow();
   private nextId = 1;
   private lastRemoteId = 0;
   private peerMaxStreams = CLIENT_STREAMS_BEFORE_HELLO;
-  private corked = false;
+  private readonly out: FrameWriter;
   private drainingLocal = false;
   private drainingRemote = false;
   private closedFlag = false;
@@ -56,11 +47,12 @@ export class MuxConnection extends EventEmitter implements StreamLink {
   ) {
     super();
     socket.setNoDelay(true);
+    this.out = new FrameWriter(socket);
     this.reader = new FrameReader({ frame: (type, flags, id, payload) => this.onFrame(type, flags, id, payload), malformed: (reason) => this.fail(reason) });
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
     socket.on('error', (error: Error) => (this.failure ??= error.message));
     socket.once('close', () => this.onClose());
-    if (role === 'server') this.write(textFrame(Frame.hello, 0, 0, [this.options.maxStreams ?? DEFAULT_MAX_STREAMS], ''));
+    if (role === 'server') this.out.frame(textFrame(Frame.hello, 0, 0, [this.options.maxStreams ?? DEFAULT_MAX_STREAMS], ''));
     const idleMs = options.idleTimeoutMs ?? 0;
     // The socket's timer counts silence; only a connection with nothing in flight is idle.
     if (idleMs > 0) socket.setTimeout(idleMs, () => this.streams.size === 0 && this.drain('idle'));
@@ -72,7 +64,7 @@ export class MuxConnection extends EventEmitter implements StreamLink {
 
   // Whether a new request may go on this connection.
   get usable(): boolean {
-    return !this.closedFlag && !this.failed && !this.drainingLocal && !this.drainingRemote && this.writable && this.nextId <= MAX_STREAM_ID;
+    return !this.closedFlag && !this.failed && !this.drainingLocal && !this.drainingRemote && this.out.writable && this.nextId <= MAX_STREAM_ID;
   }
 
   get closed(): boolean {
@@ -100,7 +92,7 @@ export class MuxConnection extends EventEmitter implements StreamLink {
   drain(reason: string): void {
     if (this.drainingLocal || this.closedFlag) return;
     this.drainingLocal = true;
-    this.write(textFrame(Frame.drain, 0, 0, [this.lastRemoteId, Code.noError], reasonText(reason)));
+    this.out.frame(textFrame(Frame.drain, 0, 0, [this.lastRemoteId, Code.noError], reasonText(reason)));
     this.closeIfIdle();
   }
 
@@ -115,27 +107,39 @@ export class MuxConnection extends EventEmitter implements StreamLink {
   }
 
   sendHeaders(id: number, block: string, end: boolean): void {
-    this.write(textFrame(Frame.headers, end ? FLAG_END : 0, id, [], block));
+    this.out.frame(textFrame(Frame.headers, end ? FLAG_END : 0, id, [], block));
+  }
+
+  get sendable(): number {
+    return this.window.sendable;
+  }
+
+  awaitCredit(stream: MuxStream): void {
+    this.window.wait(stream);
+  }
+
+  consumed(bytes: number): void {
+    const grant = this.window.consumed(bytes);
+    if (grant > 0) this.sendWindow(0, grant);
   }
 
   sendData(id: number, chunk: Buffer, end: boolean): void {
-    if (!this.writable) return;
-    this.cork();
-    this.socket.write(frameHeader(Frame.data, end ? FLAG_END : 0, id, chunk.length));
-    if (chunk.length > 0) this.socket.write(chunk);
+    this.window.spend(chunk.length);
+    this.out.data(id, chunk, end);
   }
 
   sendWindow(id: number, increment: number): void {
-    this.write(textFrame(Frame.window, 0, id, [increment], ''));
+    this.out.frame(textFrame(Frame.window, 0, id, [increment], ''));
   }
 
   sendReset(id: number, code: number, reason: string): void {
-    this.write(textFrame(Frame.reset, 0, id, [code], reasonText(reason)));
+    this.out.frame(textFrame(Frame.reset, 0, id, [code], reasonText(reason)));
   }
 
   settled(stream: MuxStream): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
+    this.window.forget(stream);
     const waitingAt = this.waiting.indexOf(stream);
     if (waitingAt >= 0) this.waiting.splice(waitingAt, 1);
     this.startWaiting();
@@ -148,39 +152,24 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     while (this.waiting.length > 0 && this.streams.size - this.waiting.length < this.peerMaxStreams) this.waiting.shift()?.start();
   }
 
-  // After end() a write is an error on the socket, not a frame the peer could still read.
-  private get writable(): boolean {
-    return !this.socket.destroyed && !this.socket.writableEnded;
-  }
-
-  private write(frame: Buffer): void {
-    if (!this.writable) return;
-    this.cork();
-    this.socket.write(frame);
-  }
-
-  // Every frame written in this turn of the event loop leaves in one TLS record and one syscall.
-  private cork(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    // After this loop turn's I/O callbacks, not this tick's: the answers to many app connections read in
-    // one turn leave in one TLS record (process.nextTick would flush once per connection).
-    setImmediate(() => {
-      this.corked = false;
-      this.socket.uncork();
-    });
-  }
-
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
     // Destroyed by a handler of an earlier frame in the same read: the rest is not acted on.
     if (this.socket.destroyed) return;
     switch (type) {
       case Frame.data: {
+        const overrun = this.window.received(payload.length);
+        if (overrun !== undefined) return this.fail(overrun);
         const stream = this.openStream(id);
-        if (stream === undefined) return this.unknownStream(id, 'DATA');
+        if (stream === undefined) {
+          // A late frame for a forgotten stream is dropped, and its bytes count as read.
+          this.consumed(payload.length);
+          return this.unknownStream(id, 'DATA');
+        }
         const broken = stream.onData(payload, (flags & FLAG_END) !== 0);
-        if (broken !== undefined) stream.close(Code.flowControl, broken);
+        if (broken !== undefined) {
+          this.consumed(payload.length);
+          stream.close(Code.flowControl, broken);
+        }
         return;
       }
       case Frame.headers:
@@ -192,6 +181,10 @@ export class MuxConnection extends EventEmitter implements StreamLink {
       }
       case Frame.window: {
         if (payload.length !== 4 || payload.readUInt32BE(0) === 0) return this.fail('a WINDOW frame without a positive increment');
+        if (id === 0) {
+          const broken = this.window.granted(payload.readUInt32BE(0));
+          return broken === undefined ? undefined : this.fail(broken);
+        }
         const stream = this.streams.get(id);
         const broken = stream?.onWindow(payload.readUInt32BE(0));
         if (broken !== undefined) stream?.close(Code.flowControl, broken);
@@ -273,8 +266,8 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     this.failed = true;
     this.failure ??= `protocol error: ${reason}`;
     this.reader.stop();
-    if (this.writable) {
-      this.socket.write(textFrame(Frame.drain, 0, 0, [this.lastRemoteId, Code.protocol], reasonText(reason)));
+    if (this.out.writable) {
+      this.out.frame(textFrame(Frame.drain, 0, 0, [this.lastRemoteId, Code.protocol], reasonText(reason)));
       this.socket.end();
       // A peer that does not close its side in time is cut off.
       setTimeout(() => this.socket.destroy(), 1_000).unref();

@@ -8,6 +8,9 @@ export const FRAME_HEADER_BYTES = 9;
 export const MAX_FRAME_PAYLOAD = 64 * 1024;
 // Per stream and direction: how many body bytes may be in flight before the reader grants more.
 export const INITIAL_WINDOW = 256 * 1024;
+// Per connection and direction: all streams' unread body bytes together; WINDOW on stream 0 grants more.
+export const CONNECTION_WINDOW = 4 * 1024 * 1024;
+export const MAX_CREDIT = 2 ** 31 - 1;
 export const DEFAULT_MAX_STREAMS = 1_000;
 // Until the server's HELLO says otherwise, a client keeps to this many concurrent streams.
 export const CLIENT_STREAMS_BEFORE_HELLO = 100;

@@ -1,23 +1,10 @@
 // One tsmesh/1 exchange as a Duplex: the body out with credit-based flow control, the body in with credit granted as it is read.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Duplex } from 'node:stream';
-import { Code, encodeHeaders, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_FRAME_PAYLOAD } from './frames.js';
+import { Code, encodeHeaders, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_CREDIT, MAX_FRAME_PAYLOAD } from './frames.js';
+import { ReceiveCredit } from './receive-credit.js';
+import type { StreamLink } from './stream-link.js';
 
-const MAX_CREDIT = 2 ** 31 - 1;
-
-// What a stream needs from its connection.
-export interface StreamLink {
-  // block: the header block, already encoded.
-  sendHeaders(id: number, block: string, end: boolean): void;
-  sendData(id: number, chunk: Buffer, end: boolean): void;
-  sendWindow(id: number, increment: number): void;
-  sendReset(id: number, code: number, reason: string): void;
-  // Both directions ended or the stream was reset: the connection forgets it.
-  settled(stream: MuxStream): void;
-}
-
-// Credit goes back in batches: one WINDOW frame per quarter window read, not one per DATA frame.
-const CREDIT_BATCH = INITIAL_WINDOW / 4;
 const EMPTY = Buffer.alloc(0);
 
 interface BlockedWrite {
@@ -43,8 +30,7 @@ export class MuxStream extends Duplex {
   // A client stream waits for a free stream slot before its HEADERS go out; until then it has no credit.
   private started: boolean;
   private sendCredit: number;
-  private receiveCredit = INITIAL_WINDOW;
-  private creditToGrant = 0;
+  private readonly received: ReceiveCredit;
   private blocked: BlockedWrite | null = null;
   private finalPending: ((error?: Error | null) => void) | null = null;
 
@@ -57,6 +43,7 @@ export class MuxStream extends Duplex {
     private readonly requestEnds = false,
   ) {
     super({ allowHalfOpen: true });
+    this.received = new ReceiveCredit(id, link);
     this.started = started;
     // A server stream exists because its HEADERS arrived.
     this.headersReceived = requestBlock === null;
@@ -74,7 +61,7 @@ export class MuxStream extends Duplex {
     this.sendCredit = INITIAL_WINDOW;
     this.headersSent = true;
     this.link.sendHeaders(this.id, this.requestBlock ?? '', this.requestEnds);
-    this.flushBlocked();
+    this.resumeSending();
   }
 
   // Server: the answer's head. endStream: no body follows (the remaining writable side is ended here).
@@ -140,12 +127,19 @@ export class MuxStream extends Duplex {
   onData(payload: Buffer, end: boolean): string | undefined {
     if (this.remoteEnded) return 'DATA after the end of the stream';
     if (!this.headersReceived) return 'DATA before HEADERS';
-    if (payload.length > this.receiveCredit) return `DATA of ${payload.length} bytes with ${this.receiveCredit} bytes of credit left`;
-    this.receiveCredit -= payload.length;
-    this.creditToGrant += payload.length;
+    const overrun = this.received.take(payload.length);
+    if (overrun !== undefined) return overrun;
     if (end) this.remoteEnded = true;
     let wantsMore = true;
-    if (payload.length > 0 && !this.destroyed) wantsMore = this.push(payload);
+    if (payload.length > 0) {
+      if (this.destroyed) {
+        this.link.consumed(payload.length);
+      } else {
+        this.received.pushedToConsumer(payload.length);
+        wantsMore = this.push(payload);
+        this.received.reportRead(this.readableLength);
+      }
+    }
     if (end) {
       this.push(null);
       this.settleIfDone();
@@ -159,7 +153,7 @@ export class MuxStream extends Duplex {
   onWindow(increment: number): string | undefined {
     if (this.sendCredit + increment > MAX_CREDIT) return `credit above ${MAX_CREDIT} bytes`;
     this.sendCredit += increment;
-    this.flushBlocked();
+    this.resumeSending();
     return undefined;
   }
 
@@ -180,6 +174,7 @@ export class MuxStream extends Duplex {
 
   override _read(): void {
     this.grantCredit();
+    this.received.reportRead(this.readableLength);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -204,6 +199,7 @@ export class MuxStream extends Duplex {
       this.settle();
     }
     this.releaseBlocked();
+    this.received.dropUnread();
     done(error);
   }
 
@@ -239,11 +235,13 @@ export class MuxStream extends Duplex {
     }
     let at = offset;
     while (at < chunk.length) {
-      if (this.sendCredit <= 0) {
+      const size = Math.min(chunk.length - at, this.sendCredit, this.link.sendable, MAX_FRAME_PAYLOAD);
+      if (size <= 0) {
         this.blocked = { chunk, offset: at, done };
+        // Out of the connection's credit, not only its own: the connection wakes it when the peer grants more.
+        if (this.sendCredit > 0) this.link.awaitCredit(this);
         return;
       }
-      const size = Math.min(chunk.length - at, this.sendCredit, MAX_FRAME_PAYLOAD);
       this.link.sendData(this.id, at === 0 && size === chunk.length ? chunk : chunk.subarray(at, at + size), false);
       this.sendCredit -= size;
       at += size;
@@ -251,11 +249,16 @@ export class MuxStream extends Duplex {
     done();
   }
 
-  private flushBlocked(): void {
+  // Credit came (the stream's own, or the connection's): the body written meanwhile goes out.
+  resumeSending(): void {
     const blocked = this.blocked;
     if (blocked !== null && this.sendCredit > 0) {
-      this.blocked = null;
-      this.sendBody(blocked.chunk, blocked.offset, blocked.done);
+      if (this.link.sendable > 0) {
+        this.blocked = null;
+        this.sendBody(blocked.chunk, blocked.offset, blocked.done);
+      } else {
+        this.link.awaitCredit(this);
+      }
     }
     if (this.blocked === null && this.finalPending !== null && this.started) {
       const done = this.finalPending;
@@ -275,10 +278,7 @@ export class MuxStream extends Duplex {
   }
 
   private grantCredit(): void {
-    if (this.creditToGrant < CREDIT_BATCH || this.remoteEnded || this.settledOnce) return;
-    this.link.sendWindow(this.id, this.creditToGrant);
-    this.receiveCredit += this.creditToGrant;
-    this.creditToGrant = 0;
+    if (!this.remoteEnded && !this.settledOnce) this.received.grant();
   }
 
   private settleIfDone(): void {
@@ -296,5 +296,4 @@ export class MuxStream extends Duplex {
     this.remoteEnded = true;
     this.link.settled(this);
   }
-
 }
