@@ -33,7 +33,17 @@ export function relayToH2(stream: AnswerStream, headers: OutgoingHttpHeaders, bo
     body.resume();
     return;
   }
-  body.pipe(stream);
+  // By hand rather than pipe(): pipe builds eight closures per answer, and this runs for every one.
+  const resume = (): void => {
+    body.resume();
+  };
+  body.on('data', (chunk: Buffer) => {
+    if (!stream.write(chunk) && !stream.destroyed) {
+      body.pause();
+      stream.once('drain', resume);
+    }
+  });
+  body.once('end', () => stream.end());
   body.once('close', () => {
     // The other side cut its answer short: the caller must see a reset, not a clean but truncated body.
     if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);

@@ -115,7 +115,8 @@ function line(name: string, value: string): string {
   return `${name}:${value}\n`;
 }
 
-const FIELD_LINE = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+:[^\r\0]*$/;
+// Sticky: it checks the line where the scan stands, so no line is cut out of the block to be tested.
+const FIELD_LINE = /:?[!#$%&'*+\-.^_`|~0-9a-z]+:[^\r\n\0]*\n/y;
 
 // Throws HeaderBlockError on anything a well-behaved peer would not send: a peer is authenticated, not trusted.
 export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
@@ -123,14 +124,13 @@ export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
   const text = block.toString('latin1');
   let start = 0;
   while (start < text.length) {
-    const end = text.indexOf('\n', start);
-    if (end < 0) throw new HeaderBlockError('the header block does not end with a newline');
-    const field = text.slice(start, end);
+    FIELD_LINE.lastIndex = start;
+    if (!FIELD_LINE.test(text)) throw malformedLine(text, start);
+    const end = FIELD_LINE.lastIndex - 1;
+    const colon = text.indexOf(':', start + 1);
+    const name = text.slice(start, colon);
+    const value = text.slice(colon + 1, end);
     start = end + 1;
-    if (!FIELD_LINE.test(field)) throw new HeaderBlockError(`malformed header line "${field.slice(0, 100)}"`);
-    const colon = field.indexOf(':', 1);
-    const name = field.slice(0, colon);
-    const value = field.slice(colon + 1);
     const existing = headers[name];
     if (existing === undefined) {
       headers[name] = name === 'set-cookie' ? [value] : value;
@@ -143,6 +143,12 @@ export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
     }
   }
   return headers;
+}
+
+function malformedLine(text: string, start: number): HeaderBlockError {
+  const end = text.indexOf('\n', start);
+  if (end < 0) return new HeaderBlockError('the header block does not end with a newline');
+  return new HeaderBlockError(`malformed header line "${text.slice(start, Math.min(end, start + 100))}"`);
 }
 
 export interface FrameHandler {
