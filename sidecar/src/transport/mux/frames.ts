@@ -84,15 +84,16 @@ export class HeaderBlockError extends Error {}
 // Checked here as strictly as decodeHeaders checks: the peer fails the whole connection on a bad block.
 export function encodeHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders): string {
   let text = '';
-  const pseudo = new Set<string>();
+  // Pseudo-headers seen so far, as " :name" pieces: a handful at most, so no Set per request.
+  let pseudo = '';
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
     const key = name.toLowerCase();
     if (!FIELD_NAME.test(key)) throw new HeaderBlockError(`header name "${name.slice(0, 100)}" is not a token`);
     if (key.charCodeAt(0) === 58 /* ':' */) {
-      if (pseudo.has(key) || (Array.isArray(value) && value.length > 1)) throw new HeaderBlockError(`pseudo-header "${key}" has more than one value`);
-      pseudo.add(key);
+      if (pseudo.includes(` ${key} `) || (Array.isArray(value) && value.length > 1)) throw new HeaderBlockError(`pseudo-header "${key}" has more than one value`);
+      pseudo += ` ${key} `;
     }
     if (Array.isArray(value)) {
       for (const item of value) text += line(key, String(item));
@@ -107,11 +108,14 @@ export function encodeHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders
 const FIELD_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
 // latin1 encoding keeps a character's low byte only: U+010A would go out as LF and start a header of the sender's choosing.
-const OUTSIDE_LATIN1 = /[^\u0000-\u00ff]/;
+const UNSENDABLE_IN_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 function line(name: string, value: string): string {
-  if (FORBIDDEN_IN_VALUE.test(value)) throw new HeaderBlockError(`header "${name}" has a CR, LF or NUL in its value`);
-  if (OUTSIDE_LATIN1.test(value)) throw new HeaderBlockError(`header "${name}" has a character outside latin1 in its value`);
+  // One scan for the common case; which rule was broken is worked out only for the error.
+  if (UNSENDABLE_IN_VALUE.test(value)) {
+    const what = FORBIDDEN_IN_VALUE.test(value) ? 'a CR, LF or NUL' : 'a character outside latin1';
+    throw new HeaderBlockError(`header "${name}" has ${what} in its value`);
+  }
   return `${name}:${value}\n`;
 }
 
