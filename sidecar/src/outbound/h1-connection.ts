@@ -170,8 +170,9 @@ class H1Connection {
       this.body.destroy();
       this.body = null;
     }
-    // After the app's FIN only requests already received are served; a body it cut short never completes.
-    if (!answer.keepAlive || (this.appEnded && (this.pending === null || this.decoder !== null))) {
+    // An answer after the app's FIN can only be to a request whose body the FIN cut short (a FIN while a whole
+    // request waits closes the connection at once): nothing more is read.
+    if (!answer.keepAlive || this.appEnded) {
       this.socket.end();
       return;
     }

@@ -62,12 +62,7 @@ export class SessionPool {
 
   // Whether a connection to this endpoint is open or opening (it counts against a connection limit).
   has(endpoint: ServiceEndpoint): boolean {
-    return this.live(keyOf(endpoint, 'plain')) || this.live(keyOf(endpoint, 'http2'));
-  }
-
-  private live(key: string): boolean {
-    const entry = this.entries.get(key);
-    return entry !== undefined && (entry.transport === null || isOpen(entry.transport));
+    return isLive(this.entries.get(keyOf(endpoint, 'plain'))) || isLive(this.entries.get(keyOf(endpoint, 'http2')));
   }
 
   // The fast path: a connected transport, without a promise hop.
@@ -80,7 +75,7 @@ export class SessionPool {
   connect(endpoint: ServiceEndpoint, kind: ExchangeKind, connectTimeoutMs?: number): Promise<PeerTransport> {
     const key = keyOf(endpoint, kind);
     const existing = this.entries.get(key);
-    if (existing && this.live(key)) return existing.promise;
+    if (isLive(existing)) return existing.promise;
     const protocols = kind === 'plain' ? this.plainProtocols : ['h2'];
     const entry = this.open(key, endpoint, connectTimeoutMs ?? this.connectTimeoutMs, protocols);
     this.entries.set(key, entry);
@@ -200,6 +195,11 @@ export class SessionPool {
     });
     session.unref();
   }
+}
+
+// Open, or still opening.
+function isLive(entry: Entry | undefined): entry is Entry {
+  return entry !== undefined && (entry.transport === null || isOpen(entry.transport));
 }
 
 function keyOf(endpoint: ServiceEndpoint, kind: ExchangeKind): string {

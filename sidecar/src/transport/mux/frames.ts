@@ -54,7 +54,9 @@ function writeFrameHeader(target: Buffer, type: number, flags: number, id: numbe
 
 // One buffer for a frame whose payload is text (a header block) or a few integers, so it costs one write.
 export function textFrame(type: number, flags: number, id: number, prefix: readonly number[], text: string): Buffer {
-  const textBytes = Buffer.byteLength(text, type === Frame.headers ? 'latin1' : 'utf8');
+  // Header blocks are latin1 by definition; reasons are UTF-8.
+  const encoding = type === Frame.headers ? 'latin1' : 'utf8';
+  const textBytes = Buffer.byteLength(text, encoding);
   const length = prefix.length * 4 + textBytes;
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
   writeFrameHeader(frame, type, flags, id, length);
@@ -63,7 +65,7 @@ export function textFrame(type: number, flags: number, id: number, prefix: reado
     frame.writeUInt32BE(value >>> 0, at);
     at += 4;
   }
-  frame.write(text, at, type === Frame.headers ? 'latin1' : 'utf8');
+  frame.write(text, at, encoding);
   return frame;
 }
 
@@ -105,7 +107,9 @@ export function encodeHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders
   return text;
 }
 
-const FIELD_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+// A field name: a lowercase token, after a ':' for a pseudo-header. One definition for both directions.
+const NAME = ":?[!#$%&'*+\\-.^_`|~0-9a-z]+";
+const FIELD_NAME = new RegExp(`^${NAME}$`);
 const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
 // latin1 encoding keeps a character's low byte only: U+010A would go out as LF and start a header of the sender's choosing.
 const UNSENDABLE_IN_VALUE = /[\r\n\0\u0100-\uffff]/;
@@ -120,7 +124,7 @@ function line(name: string, value: string): string {
 }
 
 // Sticky: it checks the line where the scan stands, so no line is cut out of the block to be tested.
-const FIELD_LINE = /:?[!#$%&'*+\-.^_`|~0-9a-z]+:[^\r\n\0]*\n/y;
+const FIELD_LINE = new RegExp(`${NAME}:[^\\r\\n\\0]*\\n`, 'y');
 
 // Throws HeaderBlockError on anything a well-behaved peer would not send: a peer is authenticated, not trusted.
 export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
