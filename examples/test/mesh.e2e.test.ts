@@ -130,7 +130,7 @@ describe('a mesh of real processes', () => {
     }, 15_000);
     expect(status.length).toBeGreaterThanOrEqual(4);
     const res = await callThroughProxy(proxy(), 'http://orders.demo/orders', { body: { item: 'after' } });
-    expect(res.status).toBe(201);
+    expect(res.status, `${res.body}\n${services.get('orders')!.sidecar.output()}`).toBe(201);
   }, 40_000);
 
   it('meshctl prints a table, mints tokens, and exits 2 on bad usage and 3 when the control plane is unreachable', async () => {

@@ -5,7 +5,8 @@ import type { AppResponse, InboundLayer, InboundRequest } from '../inbound/http/
 import type { OutboundLayer, OutboundRequest, UpstreamResponse } from '../outbound/http/types.js';
 import type { Telemetry } from './telemetry.js';
 import type { TapSink } from '../tap/sink.js';
-import { extractContext, type SpanEnd, type SpanHandle } from './tracing.js';
+import type { SpanEnd, SpanHandle } from './tracing.js';
+import { extractParent } from './trace-context.js';
 
 interface Refusal {
   status: number;
@@ -15,22 +16,6 @@ interface Refusal {
 function refusalOf(error: unknown): Refusal {
   if (isMeshError(error)) return { status: error.status, error: { code: error.code, reason: error.message } };
   return { status: 500, error: { code: 'MESH_ERR_INTERNAL', reason: error instanceof Error ? error.message : String(error) } };
-}
-
-// The outbound request's span, for the attempt layer below it. The retry layer sends each try as a
-// shallow copy of the request ({ ...req }), so the span is found by the request or by its headers
-// object, which every copy shares.
-const outboundSpans = new WeakMap<object, SpanHandle>();
-
-export function outboundSpanOf(req: OutboundRequest): SpanHandle | undefined {
-  return outboundSpans.get(req) ?? outboundSpans.get(req.headers);
-}
-
-const inboundSpans = new WeakMap<InboundRequest, SpanHandle>();
-
-// For tap and logs further down the inbound stack: the trace this request belongs to.
-export function inboundSpanOf(req: InboundRequest): SpanHandle | undefined {
-  return inboundSpans.get(req);
 }
 
 function peerSource(req: InboundRequest): string {
@@ -105,7 +90,6 @@ export function inboundTelemetryLayer(t: Telemetry, tap?: TapSink): InboundLayer
       }
       // The app sees this span as its parent, so its own spans and calls continue the trace.
       t.tracing.inject(span, req.headers);
-      inboundSpans.set(req, span);
     } catch {
       t.metrics.telemetryError();
     }
@@ -164,8 +148,7 @@ export function outboundTelemetryLayer(t: Telemetry, tap?: TapSink): OutboundLay
         span.set('url.path', req.path);
         span.set('server.address', req.authority);
       }
-      outboundSpans.set(req, span);
-      outboundSpans.set(req.headers, span);
+      req.span = span;
     } catch {
       t.metrics.telemetryError();
     }
@@ -213,8 +196,7 @@ export function attemptTelemetryLayer(t: Telemetry): OutboundLayer {
   return (next) => (req) => {
     let span: SpanHandle | undefined;
     try {
-      const parent = outboundSpanOf(req);
-      span = t.tracing.startClientSpan(parent ?? extractContext(req.headers), undefined, req.method);
+      span = t.tracing.startClientSpan(req.span ?? extractParent(req.headers), undefined, req.method);
       if (span.sampled) {
         span.set('http.request.method', req.method);
         span.set('url.path', req.path);

@@ -1,21 +1,5 @@
 // The sidecar's tracer: explicit server/client spans on the OpenTelemetry SDK, W3C context out, W3C or B3 in, OTLP export.
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  defaultTextMapGetter,
-  isSpanContextValid,
-  trace,
-  type AttributeValue,
-  type Attributes,
-  type Context,
-  type Span,
-  type SpanContext,
-  type Tracer,
-} from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { B3Propagator } from '@opentelemetry/propagator-b3';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, isSpanContextValid, trace, type AttributeValue, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -29,6 +13,7 @@ import {
 import { BoundedBatchSpanProcessor, DEFAULT_SPAN_BATCH, type SpanBatchOptions } from './span-processor.js';
 import { otlpExporter } from './otlp-exporter.js';
 import { PresetTraceIds, randomSpanId } from './trace-ids.js';
+import { extractParent, injectParent, type HeaderBag } from './trace-context.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
 
@@ -68,9 +53,6 @@ export interface SpanEnd {
   error?: { code: string; reason: string } | undefined;
   attrs?: Attributes | undefined;
 }
-
-const w3c = new W3CTraceContextPropagator();
-const b3 = new B3Propagator();
 
 // A span as the layers see it. `span` is the SDK's span for a sampled one; an unsampled span has no SDK
 // object at all, only its ids, which are all the next hop needs (see Tracing.start).
@@ -135,22 +117,10 @@ export class SpanHandle {
   }
 }
 
-type HeaderBag = Record<string, string | string[] | number | undefined>;
-
 function unsampledSpan(traceId: string, traceState: SpanContext['traceState'], kind: SpanKind): SpanHandle {
   const ids: SpanContext = { traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE };
   if (traceState !== undefined) ids.traceState = traceState;
   return new SpanHandle(undefined, ids, kind);
-}
-
-// W3C first; B3 (single "b3" or multi "x-b3-*" headers) only when there is no valid traceparent.
-export function extractContext(headers: HeaderBag): Context {
-  if (headers['traceparent'] !== undefined) {
-    const ctx = w3c.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
-    if (trace.getSpanContext(ctx) !== undefined) return ctx;
-  }
-  if (headers['b3'] !== undefined || headers['x-b3-traceid'] !== undefined) return b3.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
-  return ROOT_CONTEXT;
 }
 
 export function samplerFor(percent: number): Sampler {
@@ -224,16 +194,16 @@ export class Tracing {
 
   // An inbound request: continues the caller's context (W3C, else B3), or starts a trace.
   startServerSpan(headers: HeaderBag, attrs?: Attributes, name = 'inbound'): SpanHandle {
-    return this.start(name, SpanKind.SERVER, extractContext(headers), attrs);
+    return this.start(name, SpanKind.SERVER, extractParent(headers), attrs);
   }
 
   // The app's outbound request as a whole: INTERNAL, so span-derived service metrics do not count the app's calls as requests it served.
   startOutboundSpan(headers: HeaderBag, attrs?: Attributes, name = 'outbound'): SpanHandle {
-    return this.start(name, SpanKind.INTERNAL, extractContext(headers), attrs);
+    return this.start(name, SpanKind.INTERNAL, extractParent(headers), attrs);
   }
 
-  // One try of an outbound request, a child of the outbound span.
-  startClientSpan(parent: SpanHandle | Context, attrs?: Attributes, name = 'attempt'): SpanHandle {
+  // One try of an outbound request, a child of the outbound span (or of the caller's ids, or a new trace).
+  startClientSpan(parent: SpanHandle | SpanContext | undefined, attrs?: Attributes, name = 'attempt'): SpanHandle {
     return this.start(name, SpanKind.CLIENT, parent, attrs);
   }
 
@@ -241,12 +211,12 @@ export class Tracing {
   // and a sampling result for each. The sampler is always ParentBased (samplerFor), which never records
   // under an unsampled parent, so that case needs no SDK at all; a new trace asks the sampler first, with
   // the trace id the SDK is then made to use (PresetTraceIds), so the decision is the sampler's own.
-  private start(name: string, kind: SpanKind, parent: SpanHandle | Context, attrs: Attributes | undefined): SpanHandle {
-    const parentIds = parent instanceof SpanHandle ? parent.spanContext : trace.getSpanContext(parent);
+  private start(name: string, kind: SpanKind, parent: SpanHandle | SpanContext | undefined, attrs: Attributes | undefined): SpanHandle {
+    const parentIds = parent instanceof SpanHandle ? parent.spanContext : parent;
     let parentContext: Context = ROOT_CONTEXT;
     if (parentIds !== undefined && isSpanContextValid(parentIds)) {
       if ((parentIds.traceFlags & TraceFlags.SAMPLED) === 0) return unsampledSpan(parentIds.traceId, parentIds.traceState, kind);
-      parentContext = parent instanceof SpanHandle ? parent.context : parent;
+      parentContext = parent instanceof SpanHandle ? parent.context : trace.setSpanContext(ROOT_CONTEXT, parentIds);
     } else {
       const traceId = this.ids.generateTraceId();
       if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, name, kind, attrs ?? {}, []).decision === SamplingDecision.NOT_RECORD) return unsampledSpan(traceId, undefined, kind);
@@ -261,11 +231,7 @@ export class Tracing {
 
   // Writes traceparent (and tracestate when there is one) so the next hop continues from this span.
   inject(span: SpanHandle, headersOut: HeaderBag): void {
-    const ids = span.spanContext;
-    if (!isSpanContextValid(ids)) return;
-    headersOut['traceparent'] = `00-${ids.traceId}-${ids.spanId}-0${(ids.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
-    const state = ids.traceState?.serialize();
-    if (state) headersOut['tracestate'] = state;
+    injectParent(span.spanContext, headersOut);
   }
 
   forceFlush(): Promise<void> {

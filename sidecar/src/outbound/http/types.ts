@@ -4,6 +4,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
 import type { RoutePlan } from '@tsmesh/proto';
 import type { Handler, Layer } from '../../pipeline/layer.js';
+import type { SpanHandle } from '../../telemetry/tracing.js';
 import { InternalError, MeshError } from '../../errors.js';
 import { Cancellation, type CancelSignal } from '../../pipeline/cancellation.js';
 
@@ -32,6 +33,8 @@ export interface OutboundRequest {
   backend: ServiceName | null;
   // Set by the load balancer.
   endpoint: ServiceEndpoint | null;
+  // Set by the telemetry layer: the request's span, the parent of each try's span (a retry's copy shares it).
+  span: SpanHandle | null;
   // The destination's connect timeout (DestinationPolicy); null: the pool's default.
   connectTimeoutMs: number | null;
   // Route-configured overall timeout; null means the listener's default.
@@ -76,6 +79,7 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     route: null,
     backend: null,
     endpoint: null,
+    span: null,
     connectTimeoutMs: null,
     timeoutMs: null,
     attempt: 1,
