@@ -71,23 +71,36 @@ function build(key: string, spec: DestinationPolicySpec | undefined, previous: D
   };
 }
 
+interface Entry {
+  destination: Destination;
+  // The pushed spec object the destination was last checked against, and its content.
+  spec: DestinationPolicySpec | undefined;
+  fingerprint: string;
+}
+
 export class Destinations {
-  private readonly entries = new Map<string, { destination: Destination; fingerprint: string }>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     private readonly routes: RouteSource | undefined,
     readonly events: OutboundEvents = {},
   ) {}
 
-  // Reads the live DestinationPolicy each time: a pushed change takes effect on the next request.
+  // Reads the live DestinationPolicy each time: a pushed change takes effect on the next request. Several
+  // layers ask per request, so the spec is compared by reference first; a push that repeats the same
+  // policy (a reconnect, a change elsewhere) keeps the breaker's, detector's and budget's state.
   get(service: ServiceName): Destination {
     const key = serviceKey(service);
     const spec = this.routes?.routes(service)?.destinationPolicy?.spec;
-    const fingerprint = policyFingerprint(spec);
     const entry = this.entries.get(key);
-    if (entry && entry.fingerprint === fingerprint) return entry.destination;
+    if (entry !== undefined && entry.spec === spec) return entry.destination;
+    const fingerprint = policyFingerprint(spec);
+    if (entry !== undefined && entry.fingerprint === fingerprint) {
+      entry.spec = spec;
+      return entry.destination;
+    }
     const destination = build(key, spec, entry?.destination);
-    this.entries.set(key, { destination, fingerprint });
+    this.entries.set(key, { destination, spec, fingerprint });
     return destination;
   }
 

@@ -3,7 +3,7 @@ import type { RoutePlan, ServiceRoutes } from '@tsmesh/proto';
 import type { ServiceName } from '../../discovery/endpoint-resolver.js';
 import { InternalError, NoEndpointsError } from '../../errors.js';
 import { defaultPlan, pickBackend, routeTable } from '@tsmesh/proto';
-import type { OutboundLayer } from './types.js';
+import type { OutboundLayer, OutboundRequest, UpstreamResponse } from './types.js';
 import type { CancelSignal } from '../../pipeline/cancellation.js';
 
 export interface RouteSource {
@@ -27,21 +27,30 @@ function defaultPlanOf(routes: ServiceRoutes | undefined, service: ServiceName):
 }
 
 export function routeLayer(source: RouteSource | undefined, random: () => number = Math.random): OutboundLayer {
-  return (next) => async (req) => {
-    const service = req.service;
-    if (!service) throw new InternalError('outbound/route: no target service was set before routing');
-    const pending = source?.prepare?.(service, req.signal);
-    if (pending) await pending;
-    const routes = source?.routes(service);
-    const headers = req.headers;
-    const plan =
-      (routes && routeTable(routes).select({ method: req.method, path: req.path, header: (name) => headerValue(headers[name]) })) ?? defaultPlanOf(routes, service);
-    const backend = pickBackend(plan, random());
-    if (!backend) throw new NoEndpointsError(`outbound/route: route ${plan.name} of ${service.name}.${service.namespace} has no backend with a weight above 0`);
-    req.route = plan;
-    req.backend = backend;
-    if (plan.requestTimeoutMs !== null) req.timeoutMs = plan.requestTimeoutMs;
-    return next(req);
+  return (next) => {
+    function route(req: OutboundRequest, service: ServiceName): Promise<UpstreamResponse> {
+      const routes = source?.routes(service);
+      const headers = req.headers;
+      const plan =
+        (routes && routeTable(routes).select({ method: req.method, path: req.path, header: (name) => headerValue(headers[name]) })) ?? defaultPlanOf(routes, service);
+      const backend = pickBackend(plan, random());
+      if (!backend) return Promise.reject(new NoEndpointsError(`outbound/route: route ${plan.name} of ${service.name}.${service.namespace} has no backend with a weight above 0`));
+      req.route = plan;
+      req.backend = backend;
+      if (plan.requestTimeoutMs !== null) req.timeoutMs = plan.requestTimeoutMs;
+      return next(req);
+    }
+    // Not async: most requests route without waiting, and a promise per layer per request is measurable.
+    return (req) => {
+      const service = req.service;
+      if (!service) return Promise.reject(new InternalError('outbound/route: no target service was set before routing'));
+      try {
+        const pending = source?.prepare?.(service, req.signal);
+        return pending ? pending.then(() => route(req, service)) : route(req, service);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new InternalError(`outbound/route: ${String(error)}`));
+      }
+    };
   };
 }
 
