@@ -94,9 +94,10 @@ export class DiscoveryClients {
 
   constructor(private readonly cp: () => TestControlPlane) {}
 
-  connect(material: TlsMaterial, node: Node, onTrustBundle: (roots: string[]) => void = () => undefined): DiscoveryClient {
+  connect(material: TlsMaterial, node: Node, onTrustBundle: (roots: string[]) => void = () => undefined, options: { reconnectGraceMs?: number } = {}): DiscoveryClient {
     const cp = this.cp();
     const client = new DiscoveryClient({
+      ...options,
       controlPlaneAddress: cp.address,
       controlPlaneIdentity: cp.controlPlaneIdentity,
       trustDomain: TRUST_DOMAIN,

@@ -160,4 +160,28 @@ describe('discovery', () => {
     // Regression: the first request on a new stream carried the old stream's nonce and was ignored.
     await eventually('orders-6 endpoints SYNCED on the new stream', () => (cp.running.tracker.get('orders-6')?.types.get(TYPE_URLS.endpoints)?.state === 'SYNCED' ? true : undefined));
   });
+
+  it('keeps endpoints a restarted control plane has not relearned yet, for a grace after the reconnect', async () => {
+    const payments = connect(paymentsCert, { id: 'payments-8', service: 'payments', namespace: 'shop', inbound_address: '127.0.0.1:7008' });
+    const orders = discovery.connect(ordersCert, { id: 'orders-8', service: 'orders', namespace: 'shop' }, undefined, { reconnectGraceMs: 3_000 });
+    const service = { name: 'payments', namespace: 'shop' };
+    await eventually('payments-8 endpoint', async () => {
+      const r = await orders.resolve(service);
+      return r.ok ? true : undefined;
+    });
+    // payments is slower to come back than orders: the restarted control plane answers orders "unknown".
+    await cp.stop();
+    payments.stop();
+    await cp.restart();
+    await eventually('orders-8 to ACK the endpoints on the new stream', () => (cp.running.tracker.get('orders-8')?.types.get(TYPE_URLS.endpoints)?.state === 'SYNCED' ? true : undefined));
+    expect(cp.running.registry.endpoints('payments.shop')).toBeUndefined();
+    // Regression: orders dropped the endpoint it had and answered 503 MESH_ERR_NO_ROUTE until payments reconnected.
+    expect(await orders.resolve(service)).toMatchObject({ ok: true, value: [{ nodeId: 'payments-8' }] });
+    // Past the grace the control plane's answer holds.
+    const result = await eventually('the grace to end', async () => {
+      const r = await orders.resolve(service);
+      return r.ok ? undefined : r;
+    }, 10_000);
+    expect(result).toMatchObject({ ok: false, error: { kind: 'unknown-service' } });
+  });
 });

@@ -20,7 +20,14 @@ export interface DiscoveryClientOptions {
   onTrustBundle: (rootsPem: string[]) => void;
   backoff?: { baseMs: number; maxMs: number };
   resolveTimeoutMs?: number;
+  // After a reconnect: how long the last good endpoints of a service outlive answers that have none.
+  reconnectGraceMs?: number;
 }
+
+// A control plane that has just restarted knows only the sidecars that have reconnected so far, and
+// answers "unknown" or "no endpoints" for the others until they do, each after its own backoff (at most
+// 8 s by default): long enough for them to come back.
+export const RECONNECT_GRACE_MS = 10_000;
 
 export interface AppliedType {
   version: string;
@@ -50,6 +57,11 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   // Nonces are only meaningful on the stream that sent them; a new stream starts without any.
   private readonly streamNonces = new Map<string, string>();
   private readonly addresses: AddressTable;
+  private connectedBefore = false;
+  private graceUntil = 0;
+  // Answers without endpoints, for services that had some, held back during the reconnect grace.
+  private readonly held = new Map<string, ServiceEntry>();
+  private heldTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DiscoveryClientOptions) {
     this.backoff = new Backoff(options.backoff ?? { baseMs: 250, maxMs: 8_000 });
@@ -64,6 +76,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   stop(): void {
     this.state = 'stopped';
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.heldTimer);
     this.stream?.cancel();
     this.client?.close();
     this.waiters.stop();
@@ -210,6 +223,11 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   }
 
   private onResponse(response: DiscoveryResponse__Output): void {
+    if (this.state !== 'connected') {
+      // The first answer on a new stream; after a reconnect the control plane may still be relearning endpoints.
+      if (this.connectedBefore) this.graceUntil = Date.now() + (this.options.reconnectGraceMs ?? RECONNECT_GRACE_MS);
+      this.connectedBefore = true;
+    }
     this.state = 'connected';
     this.backoff.reset();
     const typeUrl = response.type_url;
@@ -235,12 +253,47 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
     } else if (value.typeUrl === TYPE_URLS.workloadAddresses) {
       this.addresses.apply(value.addresses);
     } else {
-      for (const [key, entry] of value.services) this.services.set(key, entry);
+      for (const [key, entry] of value.services) this.applyEndpoints(key, entry);
       this.settleWaiters();
     }
     const lastNack = this.applied.get(typeUrl)?.lastNack;
     this.applied.set(typeUrl, { version: response.version_info, nonce: response.nonce, appliedAt: Date.now(), ...(lastNack ? { lastNack } : {}) });
     this.send({ type_url: typeUrl, version_info: response.version_info, response_nonce: response.nonce, resource_names: names });
+  }
+
+  // Right after a reconnect, an answer that takes every endpoint of a service away is held back (and ACKed:
+  // the control plane pushes again as endpoints return) until the grace ends; any answer with endpoints
+  // replaces it. Past the grace, "unknown" and "no endpoints" apply at once, as always.
+  private applyEndpoints(key: string, entry: ServiceEntry): void {
+    const current = this.services.get(key);
+    const now = Date.now();
+    if (entry.endpoints.length === 0 && current !== undefined && current.endpoints.length > 0 && now < this.graceUntil) {
+      if (!this.held.has(key)) this.log.info('control plane has no endpoints yet for a service after the reconnect; keeping the last good ones meanwhile', { service: key, known: entry.known, graceMs: this.graceUntil - now });
+      this.held.set(key, entry);
+      if (!this.heldTimer) this.scheduleRelease(this.graceUntil - now);
+      return;
+    }
+    this.held.delete(key);
+    this.services.set(key, entry);
+  }
+
+  private scheduleRelease(delayMs: number): void {
+    this.heldTimer = setTimeout(() => this.releaseHeld(), delayMs);
+    this.heldTimer.unref();
+  }
+
+  private releaseHeld(): void {
+    this.heldTimer = undefined;
+    // Another reconnect meanwhile started a new grace.
+    if (Date.now() < this.graceUntil) {
+      this.scheduleRelease(this.graceUntil - Date.now());
+      return;
+    }
+    if (this.held.size === 0) return;
+    for (const [key, entry] of this.held) this.services.set(key, entry);
+    this.log.info('reconnect grace over; applied the control plane\'s answers without endpoints', { services: [...this.held.keys()] });
+    this.held.clear();
+    this.settleWaiters();
   }
 }
 
