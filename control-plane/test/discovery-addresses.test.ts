@@ -72,6 +72,27 @@ describe('workload addresses', () => {
     expect(owner.protocol).toBe('http');
   });
 
+  it('keeps an address a restarted control plane has not relearned yet, for a grace after the reconnect', async () => {
+    const payments = connect(paymentsCert, paymentsNode('payments-a4', '10.9.0.5'));
+    const orders = discovery.connect(ordersCert, { id: 'orders-a4', service: 'orders', namespace: 'shop' }, undefined, { reconnectGraceMs: 3_000 });
+    await eventually('10.9.0.5:8080 known', async () => {
+      const r = await orders.resolveAddress('10.9.0.5:8080');
+      return r.ok && r.value !== null ? true : undefined;
+    });
+    // payments is slower to come back than orders: the restarted control plane answers orders "outside the mesh".
+    await cp.stop();
+    payments.stop();
+    await cp.restart();
+    await eventually('orders-a4 to ACK the addresses on the new stream', () => (cp.running.tracker.get('orders-a4')?.types.get(TYPE_URLS.workloadAddresses)?.state === 'SYNCED' ? true : undefined));
+    expect(cp.running.registry.byAddress('10.9.0.5:8080')).toBeUndefined();
+    // Applied at once, it would send the pod's traffic out as dialled, without mTLS.
+    expect(await orders.resolveAddress('10.9.0.5:8080')).toMatchObject({ ok: true, value: { nodeId: 'payments-a4' } });
+    await eventually('the grace to end', async () => {
+      const r = await orders.resolveAddress('10.9.0.5:8080');
+      return r.ok && r.value === null ? true : undefined;
+    }, 10_000);
+  });
+
   it('keeps a pod address owned by each of two services it serves, and removing one leaves the other', () => {
     const registry = cp.running.registry;
     const pod = { nodeId: 'web-0.shop', address: '10.9.0.9:15006', identity: 'spiffe://cluster.local/ns/shop/sa/web', labels: {}, workloadPorts: [{ address: '10.9.0.9:8080', protocol: 'http' as const }] };

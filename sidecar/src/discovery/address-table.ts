@@ -39,6 +39,11 @@ export class AddressTable {
     });
   }
 
+  // undefined: not answered yet; null: outside the mesh.
+  ownerOf(address: string): AddressOwner | null | undefined {
+    return this.owners.get(address);
+  }
+
   snapshot(): Record<string, AddressOwner | null> {
     return Object.fromEntries(this.owners);
   }

@@ -5,6 +5,7 @@ import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { Backoff } from './backoff.js';
 import { serviceKey, type AddressOwner, type AddressResolver, type EndpointResolver, type ResolveFailure, type ServiceEndpoint, type ServiceName } from './endpoint-resolver.js';
 import { AddressTable } from './address-table.js';
+import { ReconnectGrace, RECONNECT_GRACE_MS } from './reconnect-grace.js';
 import { WaitList } from './wait-list.js';
 import { validateResponse, type ServiceEntry } from './validate.js';
 import type { CancelSignal } from '../pipeline/cancellation.js';
@@ -24,10 +25,6 @@ export interface DiscoveryClientOptions {
   reconnectGraceMs?: number;
 }
 
-// A control plane that has just restarted knows only the sidecars that have reconnected so far, and
-// answers "unknown" or "no endpoints" for the others until they do, each after its own backoff (at most
-// 8 s by default): long enough for them to come back.
-export const RECONNECT_GRACE_MS = 10_000;
 
 export interface AppliedType {
   version: string;
@@ -57,15 +54,15 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   // Nonces are only meaningful on the stream that sent them; a new stream starts without any.
   private readonly streamNonces = new Map<string, string>();
   private readonly addresses: AddressTable;
-  private connectedBefore = false;
-  private graceUntil = 0;
-  // Answers without endpoints, for services that had some, held back during the reconnect grace.
-  private readonly held = new Map<string, ServiceEntry>();
-  private heldTimer: NodeJS.Timeout | undefined;
+  private readonly grace: ReconnectGrace;
 
   constructor(private readonly options: DiscoveryClientOptions) {
     this.backoff = new Backoff(options.backoff ?? { baseMs: 250, maxMs: 8_000 });
     this.log = options.logger;
+    this.grace = new ReconnectGrace(options.reconnectGraceMs ?? RECONNECT_GRACE_MS, (keys) => {
+      this.log.info('reconnect grace over; applied the control plane\'s answers held back', { resources: keys });
+      this.settleWaiters();
+    });
     this.addresses = new AddressTable(() => this.sendAddressesRequest(), options.resolveTimeoutMs ?? 5_000, () => this.state);
   }
 
@@ -76,7 +73,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   stop(): void {
     this.state = 'stopped';
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.heldTimer);
+    this.grace.stop();
     this.stream?.cancel();
     this.client?.close();
     this.waiters.stop();
@@ -223,11 +220,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   }
 
   private onResponse(response: DiscoveryResponse__Output): void {
-    if (this.state !== 'connected') {
-      // The first answer on a new stream; after a reconnect the control plane may still be relearning endpoints.
-      if (this.connectedBefore) this.graceUntil = Date.now() + (this.options.reconnectGraceMs ?? RECONNECT_GRACE_MS);
-      this.connectedBefore = true;
-    }
+    if (this.state !== 'connected') this.grace.streamStarted();
     this.state = 'connected';
     this.backoff.reset();
     const typeUrl = response.type_url;
@@ -251,7 +244,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
       for (const [key, routes] of value.routes) this.routeTables.set(key, routes);
       this.settleWaiters();
     } else if (value.typeUrl === TYPE_URLS.workloadAddresses) {
-      this.addresses.apply(value.addresses);
+      this.applyAddresses(value.addresses);
     } else {
       for (const [key, entry] of value.services) this.applyEndpoints(key, entry);
       this.settleWaiters();
@@ -265,35 +258,32 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   // the control plane pushes again as endpoints return) until the grace ends; any answer with endpoints
   // replaces it. Past the grace, "unknown" and "no endpoints" apply at once, as always.
   private applyEndpoints(key: string, entry: ServiceEntry): void {
-    const current = this.services.get(key);
-    const now = Date.now();
-    if (entry.endpoints.length === 0 && current !== undefined && current.endpoints.length > 0 && now < this.graceUntil) {
-      if (!this.held.has(key)) this.log.info('control plane has no endpoints yet for a service after the reconnect; keeping the last good ones meanwhile', { service: key, known: entry.known, graceMs: this.graceUntil - now });
-      this.held.set(key, entry);
-      if (!this.heldTimer) this.scheduleRelease(this.graceUntil - now);
+    const held = `service ${key}`;
+    const had = (this.services.get(key)?.endpoints.length ?? 0) > 0;
+    const wasHeld = this.grace.isHeld(held);
+    if (entry.endpoints.length === 0 && had && this.grace.hold(held, () => this.services.set(key, entry))) {
+      if (!wasHeld) this.log.info('control plane has no endpoints yet for a service after the reconnect; keeping the last good ones meanwhile', { service: key, known: entry.known, graceMs: this.grace.remainingMs() });
       return;
     }
-    this.held.delete(key);
+    this.grace.drop(held);
     this.services.set(key, entry);
   }
 
-  private scheduleRelease(delayMs: number): void {
-    this.heldTimer = setTimeout(() => this.releaseHeld(), delayMs);
-    this.heldTimer.unref();
-  }
-
-  private releaseHeld(): void {
-    this.heldTimer = undefined;
-    // Another reconnect meanwhile started a new grace.
-    if (Date.now() < this.graceUntil) {
-      this.scheduleRelease(this.graceUntil - Date.now());
-      return;
+  // The same for transparent mode: "outside the mesh" applied too early would send a mesh pod's traffic out
+  // as dialled, without mTLS.
+  private applyAddresses(answers: Map<string, AddressOwner | null>): void {
+    const now = new Map<string, AddressOwner | null>();
+    for (const [address, owner] of answers) {
+      const held = `address ${address}`;
+      const wasHeld = this.grace.isHeld(held);
+      if (owner === null && this.addresses.ownerOf(address) && this.grace.hold(held, () => this.addresses.apply(new Map([[address, null]])))) {
+        if (!wasHeld) this.log.info('control plane does not know a workload address yet after the reconnect; keeping its last owner meanwhile', { address, graceMs: this.grace.remainingMs() });
+        continue;
+      }
+      this.grace.drop(held);
+      now.set(address, owner);
     }
-    if (this.held.size === 0) return;
-    for (const [key, entry] of this.held) this.services.set(key, entry);
-    this.log.info('reconnect grace over; applied the control plane\'s answers without endpoints', { services: [...this.held.keys()] });
-    this.held.clear();
-    this.settleWaiters();
+    this.addresses.apply(now);
   }
 }
 
