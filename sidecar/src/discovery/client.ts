@@ -21,10 +21,9 @@ export interface DiscoveryClientOptions {
   onTrustBundle: (rootsPem: string[]) => void;
   backoff?: { baseMs: number; maxMs: number };
   resolveTimeoutMs?: number;
-  // After a reconnect: how long the last good endpoints of a service outlive answers that have none.
+  // After a reconnect: how long a service's last good endpoints (an address's last owner) outlive answers without any.
   reconnectGraceMs?: number;
 }
-
 
 export interface AppliedType {
   version: string;

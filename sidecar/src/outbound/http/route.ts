@@ -40,7 +40,7 @@ export function routeLayer(source: RouteSource | undefined, random: () => number
       if (plan.requestTimeoutMs !== null) req.timeoutMs = plan.requestTimeoutMs;
       return next(req);
     }
-    // Not async: most requests route without waiting, and a promise per layer per request is measurable.
+    // Not async: most requests route without waiting, and need no promise of this layer's own.
     return (req) => {
       const service = req.service;
       if (!service) return Promise.reject(new InternalError('outbound/route: no target service was set before routing'));
