@@ -55,9 +55,11 @@ function refusal(csrPem: string, expectedSpiffeId: string, ttlMs?: number): { ki
 
 describe('signWorkload', () => {
   it('issues a leaf that chains to the root, for the SPIFFE ID asked, for 24 h by default', () => {
-    const before = ca.certificatesIssued;
-    const now = Date.now();
+    const issuedBefore = ca.certificatesIssued;
+    const before = Date.now();
     const cert = signed(createCsr({ ...workload, spiffeId: WEB }), WEB);
+    // The CA reads its clock somewhere between the two: a second boundary may pass in between.
+    const after = Date.now();
     expect(cert.spiffeId).toBe(WEB);
     expect(cert.certChainPem).toHaveLength(1);
     expect(cert.trustBundlePem).toEqual(ca.trustBundle());
@@ -67,19 +69,20 @@ describe('signWorkload', () => {
     expect(leaf.ca).toBe(false);
     expect(leaf.serialNumber).toBe(cert.serialNumber);
     expect(new Date(leaf.validTo).getTime()).toBe(cert.notAfter.getTime());
-    expect(cert.notAfter.getTime() - now).toBeGreaterThan(DAY - 2000);
-    expect(cert.notAfter.getTime() - now).toBeLessThanOrEqual(DAY);
+    expect(cert.notAfter.getTime() - before).toBeGreaterThan(DAY - 2000);
+    expect(cert.notAfter.getTime() - after).toBeLessThanOrEqual(DAY);
     // Backdated for clock skew, by at most a minute (and a second of rounding).
-    expect(now - new Date(leaf.validFrom).getTime()).toBeGreaterThanOrEqual(60_000);
-    expect(now - new Date(leaf.validFrom).getTime()).toBeLessThan(61_000);
-    expect(ca.certificatesIssued).toBe(before + 1);
+    expect(after - new Date(leaf.validFrom).getTime()).toBeGreaterThanOrEqual(60_000);
+    expect(before - new Date(leaf.validFrom).getTime()).toBeLessThan(61_000);
+    expect(ca.certificatesIssued).toBe(issuedBefore + 1);
   });
 
   it('caps the lifetime at the configured maximum', () => {
-    const now = Date.now();
+    const before = Date.now();
     const cert = signed(createCsr({ ...workload, spiffeId: WEB }), WEB, 30 * DAY);
-    expect(cert.notAfter.getTime() - now).toBeLessThanOrEqual(7 * DAY);
-    expect(cert.notAfter.getTime() - now).toBeGreaterThan(7 * DAY - 2000);
+    const after = Date.now();
+    expect(cert.notAfter.getTime() - after).toBeLessThanOrEqual(7 * DAY);
+    expect(cert.notAfter.getTime() - before).toBeGreaterThan(7 * DAY - 2000);
   });
 
   it('caps the lifetime at the CA certificate expiry', async () => {
@@ -97,9 +100,10 @@ describe('signWorkload', () => {
   it('gives a 4 s certificate that is valid now, backdated by well under its lifetime', () => {
     const now = Date.now();
     const cert = signed(createCsr({ ...workload, spiffeId: WEB }), WEB, 4000);
+    const after = Date.now();
     const leaf = new X509Certificate(cert.certChainPem[0] ?? '');
     const notBefore = new Date(leaf.validFrom).getTime();
-    expect(notBefore).toBeLessThanOrEqual(now);
+    expect(notBefore).toBeLessThanOrEqual(after);
     expect(now - notBefore).toBeLessThan(1400);
     expect(cert.notAfter.getTime()).toBeGreaterThan(now + 2000);
     // A renewer at half of notAfter - notBefore renews before the certificate expires.
