@@ -271,7 +271,7 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
   // The same for transparent mode: "outside the mesh" applied too early would send a mesh pod's traffic out
   // as dialled, without mTLS.
   private applyAddresses(answers: Map<string, AddressOwner | null>): void {
-    const now = new Map<string, AddressOwner | null>();
+    const applyNow = new Map<string, AddressOwner | null>();
     for (const [address, owner] of answers) {
       const held = `address ${address}`;
       const wasHeld = this.grace.isHeld(held);
@@ -280,9 +280,9 @@ export class DiscoveryClient implements EndpointResolver, AddressResolver {
         continue;
       }
       this.grace.drop(held);
-      now.set(address, owner);
+      applyNow.set(address, owner);
     }
-    this.addresses.apply(now);
+    this.addresses.apply(applyNow);
   }
 }
 

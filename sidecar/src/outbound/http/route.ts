@@ -1,7 +1,7 @@
 // Route layer: matches the request against the service's HTTPRoutes and picks a weighted backend.
 import type { RoutePlan, ServiceRoutes } from '@tsmesh/proto';
 import type { ServiceName } from '../../discovery/endpoint-resolver.js';
-import { InternalError, NoEndpointsError } from '../../errors.js';
+import { InternalError, NoEndpointsError, toMeshError } from '../../errors.js';
 import { defaultPlan, pickBackend, routeTable } from '@tsmesh/proto';
 import type { OutboundLayer, OutboundRequest, UpstreamResponse } from './types.js';
 import type { CancelSignal } from '../../pipeline/cancellation.js';
@@ -48,7 +48,7 @@ export function routeLayer(source: RouteSource | undefined, random: () => number
         const pending = source?.prepare?.(service, req.signal);
         return pending ? pending.then(() => route(req, service)) : route(req, service);
       } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new InternalError(`outbound/route: ${String(error)}`));
+        return Promise.reject(toMeshError(error, 'outbound/route'));
       }
     };
   };

@@ -5,7 +5,6 @@ import type { StreamLink } from './stream-link.js';
 // Credit goes back in batches: one WINDOW frame per quarter window read, not one per DATA frame.
 const CREDIT_BATCH = INITIAL_WINDOW / 4;
 
-
 export class ReceiveCredit {
   private credit = INITIAL_WINDOW;
   private toGrant = 0;
