@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeHeaders, encodeHeaders, Frame, FRAME_HEADER_BYTES, frameHeader, FrameReader, HeaderBlockError, MAX_FRAME_PAYLOAD, MAX_REASON_BYTES, reasonText, textFrame } from '../src/transport/mux/frames.js';
+import { decodeHeaders, encodeHeaderFrame, Frame, FRAME_HEADER_BYTES, frameHeader, FrameReader, HeaderBlockError, MAX_FRAME_PAYLOAD, MAX_REASON_BYTES, reasonText, textFrame } from '../src/transport/mux/frames.js';
 
 interface ReadFrame { type: number; flags: number; id: number; payload: Buffer }
 
@@ -31,8 +31,8 @@ function summary(frame: ReadFrame): Omit<ReadFrame, 'payload'> & { length: numbe
 }
 
 function blockOf(headers: OutgoingHttpHeaders): Buffer {
-  // Through textFrame, so the test sees the bytes that go on the wire, not the string before encoding.
-  return textFrame(Frame.headers, 0, 1, [], encodeHeaders(headers)).subarray(FRAME_HEADER_BYTES);
+  // The frame's payload: the bytes that go on the wire.
+  return encodeHeaderFrame(headers).subarray(FRAME_HEADER_BYTES);
 }
 
 const tokenChars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz".split('');
@@ -145,36 +145,41 @@ describe('header blocks', () => {
     it('a CR, LF or NUL anywhere in a value', () => {
       fc.assert(
         fc.property(value, fc.constantFrom('\r', '\n', '\0'), value, (before, bad, after) => {
-          expect(() => encodeHeaders({ 'x-a': `${before}${bad}${after}` })).toThrow(HeaderBlockError);
-          expect(() => encodeHeaders({ 'set-cookie': ['ok', `${before}${bad}${after}`] })).toThrow(/CR, LF or NUL/);
+          expect(() => encodeHeaderFrame({ 'x-a': `${before}${bad}${after}` })).toThrow(HeaderBlockError);
+          expect(() => encodeHeaderFrame({ 'set-cookie': ['ok', `${before}${bad}${after}`] })).toThrow(/CR, LF or NUL/);
         }),
       );
     });
 
     // Regression: latin1 encoding keeps only the low byte, so U+010A went out as LF and started a header of the caller's choosing.
     it('a character above U+00FF, which latin1 would cut to its low byte (U+010A to LF)', () => {
-      expect(() => encodeHeaders({ 'x-a': 'ok\u010Ax-admin:yes' })).toThrow(HeaderBlockError);
-      expect(() => encodeHeaders({ 'x-a': 'caf\u00e9 \u20ac' })).toThrow(/outside latin1/);
+      expect(() => encodeHeaderFrame({ 'x-a': 'ok\u010Ax-admin:yes' })).toThrow(HeaderBlockError);
+      expect(() => encodeHeaderFrame({ 'x-a': 'caf\u00e9 \u20ac' })).toThrow(/outside latin1/);
     });
 
     // Regression: names were not checked, so "a:b" read back as "a" and a LF in a name started another header.
     it('a name that is not a token', () => {
       for (const name of ['a:b', 'x\ny', 'a b', '', '::path', 'caf\u00e9']) {
-        expect(() => encodeHeaders({ [name]: 'v' }), JSON.stringify(name)).toThrow(HeaderBlockError);
+        expect(() => encodeHeaderFrame({ [name]: 'v' }), JSON.stringify(name)).toThrow(HeaderBlockError);
       }
     });
 
     // Regression: the peer refuses a repeated pseudo-header by failing the whole connection; ours must not send one.
     it('a pseudo-header with more than one value', () => {
-      expect(() => encodeHeaders({ ':path': ['/a', '/b'] })).toThrow(/pseudo-header ":path"/);
-      expect(() => encodeHeaders({ ':Path': '/a', ':path': '/b' })).toThrow(/pseudo-header ":path"/);
+      expect(() => encodeHeaderFrame({ ':path': ['/a', '/b'] })).toThrow(/pseudo-header ":path"/);
+      expect(() => encodeHeaderFrame({ ':Path': '/a', ':path': '/b' })).toThrow(/pseudo-header ":path"/);
     });
 
     it('a block larger than a frame', () => {
-      expect(() => encodeHeaders({ 'x-a': 'v'.repeat(MAX_FRAME_PAYLOAD) })).toThrow(HeaderBlockError);
-      const fits = encodeHeaders({ 'x-a': 'v'.repeat(MAX_FRAME_PAYLOAD - 'x-a:\n'.length) });
-      expect(fits.length).toBe(MAX_FRAME_PAYLOAD);
+      expect(() => encodeHeaderFrame({ 'x-a': 'v'.repeat(MAX_FRAME_PAYLOAD) })).toThrow(HeaderBlockError);
+      const fits = encodeHeaderFrame({ 'x-a': 'v'.repeat(MAX_FRAME_PAYLOAD - 'x-a:\n'.length) });
+      expect(fits.length).toBe(FRAME_HEADER_BYTES + MAX_FRAME_PAYLOAD);
+      expect(fits.readUIntBE(0, 3)).toBe(MAX_FRAME_PAYLOAD);
     });
+  });
+
+  it('names go out lowercase, numbers as their decimal text', () => {
+    expect({ ...decodeHeaders(blockOf({ 'X-Mixed-Case': 'v', ':Status': 204, 'content-length': 0 })) }).toEqual({ 'x-mixed-case': 'v', ':status': '204', 'content-length': '0' });
   });
 
   it('a "__proto__" header is a header: no prototype is touched', () => {

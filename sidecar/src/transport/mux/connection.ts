@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import { CLIENT_STREAMS_BEFORE_HELLO, Code, DEFAULT_MAX_STREAMS, decodeHeaders, encodeHeaders, FLAG_END, Frame, FrameReader, HeaderBlockError, reasonText, textFrame } from './frames.js';
+import { CLIENT_STREAMS_BEFORE_HELLO, Code, DEFAULT_MAX_STREAMS, decodeHeaders, encodeHeaderFrame, FLAG_END, Frame, FrameReader, HeaderBlockError, reasonText, stampFrame, textFrame } from './frames.js';
 import { MuxStream } from './stream.js';
 import type { StreamLink } from './stream-link.js';
 import { ConnectionWindow } from './connection-window.js';
@@ -74,7 +74,7 @@ export class MuxConnection extends EventEmitter implements StreamLink {
   // Client: a new exchange. Past the peer's stream limit it waits for a slot, in order.
   request(headers: OutgoingHttpHeaders, endStream: boolean): MuxStream {
     // Refused here, before anything is sent: the caller turns it into a 400, as node:http2 does.
-    const stream = new MuxStream(this.nextId, this, false, encodeHeaders(headers), endStream);
+    const stream = new MuxStream(this.nextId, this, false, encodeHeaderFrame(headers), endStream);
     if (!this.usable) {
       // Nothing is sent, so the retry layer may take it elsewhere; a stream that was never tracked would never close.
       const reason = this.failure ?? (this.drainingLocal || this.drainingRemote ? 'the connection is draining' : 'the connection is closed');
@@ -106,8 +106,8 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     this.socket.destroy();
   }
 
-  sendHeaders(id: number, block: string, end: boolean): void {
-    this.out.frame(textFrame(Frame.headers, end ? FLAG_END : 0, id, [], block));
+  sendHeaders(id: number, frame: Buffer, end: boolean): void {
+    this.out.frame(stampFrame(frame, end ? FLAG_END : 0, id));
   }
 
   get sendable(): number {

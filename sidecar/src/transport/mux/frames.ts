@@ -52,11 +52,9 @@ function writeFrameHeader(target: Buffer, type: number, flags: number, id: numbe
   target.writeUInt32BE(id, 5);
 }
 
-// One buffer for a frame whose payload is text (a header block) or a few integers, so it costs one write.
+// One buffer for a frame whose payload is a few integers and a UTF-8 reason, so it costs one write.
 export function textFrame(type: number, flags: number, id: number, prefix: readonly number[], text: string): Buffer {
-  // Header blocks are latin1 by definition; reasons are UTF-8.
-  const encoding = type === Frame.headers ? 'latin1' : 'utf8';
-  const textBytes = Buffer.byteLength(text, encoding);
+  const textBytes = Buffer.byteLength(text, 'utf8');
   const length = prefix.length * 4 + textBytes;
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
   writeFrameHeader(frame, type, flags, id, length);
@@ -65,7 +63,7 @@ export function textFrame(type: number, flags: number, id: number, prefix: reado
     frame.writeUInt32BE(value >>> 0, at);
     at += 4;
   }
-  frame.write(text, at, encoding);
+  frame.write(text, at, 'utf8');
   return frame;
 }
 
@@ -84,43 +82,81 @@ export class HeaderBlockError extends Error {}
 // A header block is latin1 text, one "name:value\n" per field; pseudo-headers (":status", ":path") first by
 // convention. Names are lowercase tokens, so the first ':' after the name's first character ends it.
 // Checked here as strictly as decodeHeaders checks: the peer fails the whole connection on a bad block.
-export function encodeHeaders(headers: OutgoingHttpHeaders | IncomingHttpHeaders): string {
-  let text = '';
-  // Pseudo-headers seen so far, as " :name" pieces: a handful at most, so no Set per request.
-  let pseudo = '';
+// Returns the whole HEADERS frame, written straight into one buffer (no text built on the way); its flags and
+// stream id are filled in when it is sent (stampFrame), since a client's request waits for a stream slot.
+export function encodeHeaderFrame(headers: OutgoingHttpHeaders | IncomingHttpHeaders): Buffer {
+  let length = 0;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    const key = name.toLowerCase();
-    if (!FIELD_NAME.test(key)) throw new HeaderBlockError(`header name "${name.slice(0, 100)}" is not a token`);
-    if (key.charCodeAt(0) === 58 /* ':' */) {
-      if (pseudo.includes(` ${key} `) || (Array.isArray(value) && value.length > 1)) throw new HeaderBlockError(`pseudo-header "${key}" has more than one value`);
-      pseudo += ` ${key} `;
-    }
     if (Array.isArray(value)) {
-      for (const item of value) text += line(key, String(item));
+      if (value.length > 1 && name.charCodeAt(0) === 58 /* ':' */) throw new HeaderBlockError(`pseudo-header "${name.toLowerCase()}" has more than one value`);
+      for (const item of value) length += name.length + String(item).length + 2;
     } else {
-      text += line(key, String(value));
+      length += name.length + (typeof value === 'string' ? value.length : String(value).length) + 2;
     }
   }
-  if (text.length > MAX_FRAME_PAYLOAD) throw new HeaderBlockError(`the headers take ${text.length} bytes, more than the ${MAX_FRAME_PAYLOAD} a peer takes`);
-  return text;
+  // Characters, not bytes; a character that latin1 cannot carry is refused below, so they are the same.
+  if (length > MAX_FRAME_PAYLOAD) throw new HeaderBlockError(`the headers take ${length} bytes, more than the ${MAX_FRAME_PAYLOAD} a peer takes`);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  writeFrameHeader(frame, Frame.headers, 0, 0, length);
+  let at = FRAME_HEADER_BYTES;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (name.charCodeAt(0) === 58 && repeatsInOtherCase(headers, name)) throw new HeaderBlockError(`pseudo-header "${name.toLowerCase()}" has more than one value`);
+    if (Array.isArray(value)) {
+      for (const item of value) at = writeLine(frame, at, name, String(item));
+    } else {
+      at = writeLine(frame, at, name, typeof value === 'string' ? value : String(value));
+    }
+  }
+  return frame;
+}
+
+// The flags and stream id of a frame built ahead of sending (encodeHeaderFrame).
+export function stampFrame(frame: Buffer, flags: number, id: number): Buffer {
+  frame[4] = flags;
+  frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
+// Object keys are unique, so a pseudo-header can only repeat as another spelling of it (":Path" and ":path").
+function repeatsInOtherCase(headers: OutgoingHttpHeaders | IncomingHttpHeaders, name: string): boolean {
+  const lower = name.toLowerCase();
+  if (lower === name) return false;
+  for (const other in headers) if (other !== name && headers[other] !== undefined && other.toLowerCase() === lower) return true;
+  return false;
 }
 
 // A field name: a lowercase token, after a ':' for a pseudo-header. One definition for both directions.
+const TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz";
 const NAME = ":?[!#$%&'*+\\-.^_`|~0-9a-z]+";
-const FIELD_NAME = new RegExp(`^${NAME}$`);
-const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
-// latin1 encoding keeps a character's low byte only: U+010A would go out as LF and start a header of the sender's choosing.
-const UNSENDABLE_IN_VALUE = /[\r\n\0\u0100-\uffff]/;
+const IS_TOKEN = new Uint8Array(128);
+for (let i = 0; i < TOKEN_CHARS.length; i++) IS_TOKEN[TOKEN_CHARS.charCodeAt(i)] = 1;
 
-function line(name: string, value: string): string {
-  // One scan for the common case; which rule was broken is worked out only for the error.
-  if (UNSENDABLE_IN_VALUE.test(value)) {
-    const what = FORBIDDEN_IN_VALUE.test(value) ? 'a CR, LF or NUL' : 'a character outside latin1';
-    throw new HeaderBlockError(`header "${name}" has ${what} in its value`);
+// Writes "name:value\n" (the name lowercased), checking each character as it goes; returns where the next line starts.
+function writeLine(frame: Buffer, start: number, name: string, value: string): number {
+  let at = start;
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    else if (c >= 128 || (IS_TOKEN[c] === 0 && !(c === 58 && i === 0 && name.length > 1))) throw new HeaderBlockError(`header name "${name.slice(0, 100)}" is not a token`);
+    frame[at++] = c;
   }
-  return `${name}:${value}\n`;
+  if (name.length === 0) throw new HeaderBlockError('header name "" is not a token');
+  frame[at++] = 58;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // latin1 keeps a character's low byte only: U+010A would go out as LF and start a header of the sender's choosing.
+    if (c > 0xff || c === 13 || c === 10 || c === 0) {
+      const what = c > 0xff ? 'a character outside latin1' : 'a CR, LF or NUL';
+      throw new HeaderBlockError(`header "${name.toLowerCase()}" has ${what} in its value`);
+    }
+    frame[at++] = c;
+  }
+  frame[at++] = 10;
+  return at;
 }
 
 // Sticky: it checks the line where the scan stands, so no line is cut out of the block to be tested.

@@ -3,8 +3,8 @@ import type { MuxStream } from './stream.js';
 
 // What a stream needs from its connection.
 export interface StreamLink {
-  // block: the header block, already encoded.
-  sendHeaders(id: number, block: string, end: boolean): void;
+  // frame: the HEADERS frame from encodeHeaderFrame; the connection stamps the id and END on it.
+  sendHeaders(id: number, frame: Buffer, end: boolean): void;
   sendData(id: number, chunk: Buffer, end: boolean): void;
   sendWindow(id: number, increment: number): void;
   sendReset(id: number, code: number, reason: string): void;

@@ -1,7 +1,7 @@
 // One tsmesh/1 exchange as a Duplex: the body out with credit-based flow control, the body in with credit granted as it is read.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Duplex } from 'node:stream';
-import { Code, encodeHeaders, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_CREDIT, MAX_FRAME_PAYLOAD } from './frames.js';
+import { Code, encodeHeaderFrame, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_CREDIT, MAX_FRAME_PAYLOAD } from './frames.js';
 import { ReceiveCredit } from './receive-credit.js';
 import type { StreamLink } from './stream-link.js';
 
@@ -38,15 +38,15 @@ export class MuxStream extends Duplex {
     readonly id: number,
     private readonly link: StreamLink,
     started: boolean,
-    // A client's request header block, sent when the stream starts; null on the server's side.
-    private readonly requestBlock: string | null = null,
+    // A client's request HEADERS frame, sent when the stream starts; null on the server's side.
+    private readonly requestFrame: Buffer | null = null,
     private readonly requestEnds = false,
   ) {
     super({ allowHalfOpen: true });
     this.received = new ReceiveCredit(id, link);
     this.started = started;
     // A server stream exists because its HEADERS arrived.
-    this.headersReceived = requestBlock === null;
+    this.headersReceived = requestFrame === null;
     this.sendCredit = started ? INITIAL_WINDOW : 0;
     if (requestEnds) {
       this.localEnded = true;
@@ -60,7 +60,7 @@ export class MuxStream extends Duplex {
     this.started = true;
     this.sendCredit = INITIAL_WINDOW;
     this.headersSent = true;
-    this.link.sendHeaders(this.id, this.requestBlock ?? '', this.requestEnds);
+    if (this.requestFrame !== null) this.link.sendHeaders(this.id, this.requestFrame, this.requestEnds);
     this.resumeSending();
   }
 
@@ -68,16 +68,16 @@ export class MuxStream extends Duplex {
   respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean }): void {
     if (this.headersSent || this.settledOnce) return;
     const end = options?.endStream === true;
-    let block: string;
+    let frame: Buffer;
     try {
-      block = encodeHeaders(headers);
+      frame = encodeHeaderFrame(headers);
     } catch (error) {
       if (!(error instanceof HeaderBlockError)) throw error;
       this.close(Code.internal, `the answer cannot be carried: ${error.message}`);
       return;
     }
     this.headersSent = true;
-    this.link.sendHeaders(this.id, block, end);
+    this.link.sendHeaders(this.id, frame, end);
     if (end) {
       this.localEnded = true;
       this.end();
@@ -216,7 +216,7 @@ export class MuxStream extends Duplex {
 
   // RFC 9113 8.1: a server that answered in full before the request body ended stops the upload with NO_ERROR.
   private answeredBeforeUpload(): void {
-    if (this.requestBlock === null && !this.remoteEnded) {
+    if (this.requestFrame === null && !this.remoteEnded) {
       this.link.sendReset(this.id, Code.noError, 'answered before the request body ended');
       this.rstCode = Code.noError;
       this.settle();
@@ -229,7 +229,7 @@ export class MuxStream extends Duplex {
   private sendBody(chunk: Buffer, offset: number, done: (error?: Error | null) => void): void {
     if (this.settledOnce) return done();
     // DATA before HEADERS is a protocol error at the peer; as with an answer that ends headless, only this stream fails.
-    if (this.requestBlock === null && !this.headersSent) {
+    if (this.requestFrame === null && !this.headersSent) {
       this.close(Code.internal, 'the answer\'s body was written before its head was sent');
       return done();
     }
@@ -286,7 +286,7 @@ export class MuxStream extends Duplex {
       this.rstCode = Code.noError;
       this.settle();
       // As node:http2 does: a body the server never looked at (a GET's empty one) is dumped, or the stream never ends and never closes.
-      if (this.requestBlock === null && this.readableFlowing === null && !this.readableDidRead) this.resume();
+      if (this.requestFrame === null && this.readableFlowing === null && !this.readableDidRead) this.resume();
     }
   }
 
