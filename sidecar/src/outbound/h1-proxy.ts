@@ -89,8 +89,9 @@ function writeUpstream(answer: H1Answer, upstream: UpstreamResponse): void {
       answer.whenDrained(resume);
     }
   });
-  body.once('end', () => answer.end());
-  body.once('close', () => {
+  // 'end' and 'close' come once each: on() without once()'s wrapper per request.
+  body.on('end', () => answer.end());
+  body.on('close', () => {
     // The peer's stream ended without END_STREAM (reset, timeout): a truncated body must look truncated.
     if (!body.readableEnded) answer.destroy();
   });

@@ -1,5 +1,6 @@
 // The one contract every proxy concern implements: a Layer wraps the Handler below it.
 
+// A handler reports a failure by rejecting, never by throwing, so a layer may call next without a try.
 export type Handler<Req, Res> = (req: Req) => Promise<Res>;
 export type Layer<Req, Res> = (next: Handler<Req, Res>) => Handler<Req, Res>;
 

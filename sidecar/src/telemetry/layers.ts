@@ -7,6 +7,7 @@ import type { Telemetry } from './telemetry.js';
 import type { TapSink } from '../tap/sink.js';
 import type { SpanEnd, SpanHandle } from './tracing.js';
 import { extractParent } from './trace-context.js';
+import { whenClosed } from '../pipeline/when-closed.js';
 
 interface Refusal {
   status: number;
@@ -44,8 +45,8 @@ function reportCompleted(t: Telemetry, tap: TapSink | undefined, direction: 'inb
 // A request is done when its answer is: an accepted upgrade at the tunnel's opening (the tunnel's lifetime is
 // not a latency), else once the body has closed.
 function whenAnswered(body: Readable, tunnel: boolean, done: () => void): void {
-  if (tunnel || body.closed) done();
-  else body.once('close', done);
+  if (tunnel) done();
+  else whenClosed(body, done);
 }
 
 // gRPC's result is grpc-status: in the response headers of a trailers-only answer, else in the trailers.

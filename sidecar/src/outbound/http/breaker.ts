@@ -1,6 +1,6 @@
 // Circuit breaker and outlier detection: a failing destination is refused fast, a failing endpoint is ejected.
 import { CircuitOpenError, MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError } from '../../errors.js';
-import type { Destinations } from '../destinations.js';
+import type { Destination, Destinations } from '../destinations.js';
 import { serviceKey } from '../../discovery/endpoint-resolver.js';
 import type { OutboundLayer } from './types.js';
 
@@ -14,15 +14,20 @@ function isEndpointFailure(error: unknown): boolean {
 }
 
 export function breakerLayer(destinations: Destinations): OutboundLayer {
-  return (next) => async (req) => {
+  return (next) => (req) => {
     const backend = req.backend ?? req.service;
     const endpoint = req.endpoint;
     if (!backend || !endpoint) return next(req);
-    const destination = destinations.get(backend);
+    let destination: Destination;
+    try {
+      destination = destinations.get(backend);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const admission = destination.breaker.tryAcquire();
     if (!admission.allowed) {
       destination.counters.breakerRejected++;
-      throw new CircuitOpenError(`outbound/breaker: the circuit to ${serviceKey(backend)} is open after repeated failures; next probe in ${Math.ceil(admission.retryAfterMs)} ms`);
+      return Promise.reject(new CircuitOpenError(`outbound/breaker: the circuit to ${serviceKey(backend)} is open after repeated failures; next probe in ${Math.ceil(admission.retryAfterMs)} ms`));
     }
     const stateBefore = destination.breaker.state;
     const wasEjected = destination.outliers.isEjected(endpoint.address);
@@ -32,24 +37,27 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
       if (destination.breaker.state !== stateBefore) events.circuitState?.(destination.key, destination.breaker.state);
       if (!wasEjected && destination.outliers.isEjected(endpoint.address)) events.ejection?.(destination.key);
     };
-    try {
-      const response = await next(req);
-      const failed = isGatewayError(response.status);
-      destination.outliers.record(endpoint.address, failed ? 'gateway-error' : 'success');
-      if (failed) destination.breaker.onFailure();
-      else destination.breaker.onSuccess();
-      report();
-      return response;
-    } catch (error) {
-      if (isEndpointFailure(error)) {
-        destination.outliers.record(endpoint.address, 'gateway-error');
-        destination.breaker.onFailure();
-      } else if (error instanceof MeshError && !(error instanceof UpstreamTimeoutError)) {
-        // A refusal below (pool overflow) is not the destination failing.
-        destination.breaker.onSuccess();
-      }
-      report();
-      throw error;
-    }
+    // Not async: an async function's own promise and its await are measurable work on every request.
+    return next(req).then(
+      (response) => {
+        const failed = isGatewayError(response.status);
+        destination.outliers.record(endpoint.address, failed ? 'gateway-error' : 'success');
+        if (failed) destination.breaker.onFailure();
+        else destination.breaker.onSuccess();
+        report();
+        return response;
+      },
+      (error: unknown) => {
+        if (isEndpointFailure(error)) {
+          destination.outliers.record(endpoint.address, 'gateway-error');
+          destination.breaker.onFailure();
+        } else if (error instanceof MeshError && !(error instanceof UpstreamTimeoutError)) {
+          // A refusal below (pool overflow) is not the destination failing.
+          destination.breaker.onSuccess();
+        }
+        report();
+        throw error;
+      },
+    );
   };
 }

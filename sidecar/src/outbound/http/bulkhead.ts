@@ -3,6 +3,7 @@ import { cancelReason, type OutboundHandler, type OutboundLayer, type OutboundRe
 import { PoolOverflowError } from '../../errors.js';
 import type { Destination, Destinations } from '../destinations.js';
 import type { Bulkhead } from '../../resilience/bulkhead.js';
+import { whenClosed } from '../../pipeline/when-closed.js';
 
 export function bulkheadLayer(destinations: Destinations): OutboundLayer {
   async function withSlot(next: OutboundHandler, req: OutboundRequest, destination: Destination, bulkhead: Bulkhead): Promise<UpstreamResponse> {
@@ -16,8 +17,7 @@ export function bulkheadLayer(destinations: Destinations): OutboundLayer {
     const release = admitted.value;
     try {
       const response = await next(req);
-      if (response.body.closed) release();
-      else response.body.once('close', release);
+      whenClosed(response.body, release);
       return response;
     } catch (error) {
       release();
@@ -27,7 +27,12 @@ export function bulkheadLayer(destinations: Destinations): OutboundLayer {
   return (next) => (req) => {
     const backend = req.backend ?? req.service;
     if (!backend) return next(req);
-    const destination = destinations.get(backend);
+    let destination: Destination;
+    try {
+      destination = destinations.get(backend);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // Most destinations set no limit: no promise of our own for them.
     return destination.bulkhead ? withSlot(next, req, destination, destination.bulkhead) : next(req);
   };

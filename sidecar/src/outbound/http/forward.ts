@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { ServiceEndpoint } from '../../discovery/endpoint-resolver.js';
 import { BadRequestError, InternalError, MeshError, TlsHandshakeError, toMeshError, UpstreamResetError } from '../../errors.js';
-import { isOpen, type ExchangeKind, type SessionPool } from '../../transport/pool.js';
+import { isOpen, type ExchangeKind, type PeerTransport, type SessionPool } from '../../transport/pool.js';
 import { MuxConnection } from '../../transport/mux/connection.js';
 import { HeaderBlockError } from '../../transport/mux/frames.js';
 import type { MuxStream } from '../../transport/mux/stream.js';
@@ -11,18 +11,25 @@ import { APP_PORT_HEADER, APP_PROTOCOL_HEADER } from '../../pipeline/headers.js'
 import { cancelReason, type OutboundHandler, type OutboundRequest, type UpstreamBody, type UpstreamResponse } from './types.js';
 
 export function forwardHandler(pool: SessionPool): OutboundHandler {
-  return async (req) => {
+  return (req) => {
     const endpoint = req.endpoint;
-    if (!endpoint) throw new InternalError('outbound/forward: no endpoint was chosen before forwarding');
+    if (!endpoint) return Promise.reject(new InternalError('outbound/forward: no endpoint was chosen before forwarding'));
     const kind: ExchangeKind = req.upgrade === null && req.appProtocol === null ? 'plain' : 'http2';
-    let peer = pool.ready(endpoint, kind) ?? (await pool.connect(endpoint, kind, req.connectTimeoutMs ?? undefined));
-    if (req.signal.aborted) throw cancelReason(req);
-    // A rotation or drain between connect and now closes the connection for new streams; the pool has a fresh one.
-    if (!isOpen(peer)) peer = await pool.connect(endpoint, kind, req.connectTimeoutMs ?? undefined);
-    if (peer instanceof MuxConnection) return openMuxStream(peer, req, endpoint, pool);
-    if (req.upgrade === 'websocket' && !peer.remoteSettings.enableConnectProtocol) await peerSettings(peer);
-    return openStream(peer, req, endpoint, pool);
+    const ready = pool.ready(endpoint, kind);
+    // Nearly every request: a pooled tsmesh/1 connection is open, and nothing to wait for needs a promise of this layer's own.
+    if (ready instanceof MuxConnection && !req.signal.aborted) return openMuxStream(ready, req, endpoint, pool);
+    return connectAndForward(pool, req, endpoint, kind, ready);
   };
+}
+
+async function connectAndForward(pool: SessionPool, req: OutboundRequest, endpoint: ServiceEndpoint, kind: ExchangeKind, ready: PeerTransport | undefined): Promise<UpstreamResponse> {
+  let peer = ready ?? (await pool.connect(endpoint, kind, req.connectTimeoutMs ?? undefined));
+  if (req.signal.aborted) throw cancelReason(req);
+  // A rotation or drain between connect and now closes the connection for new streams; the pool has a fresh one.
+  if (!isOpen(peer)) peer = await pool.connect(endpoint, kind, req.connectTimeoutMs ?? undefined);
+  if (peer instanceof MuxConnection) return openMuxStream(peer, req, endpoint, pool);
+  if (req.upgrade === 'websocket' && !peer.remoteSettings.enableConnectProtocol) await peerSettings(peer);
+  return openStream(peer, req, endpoint, pool);
 }
 
 // RFC 8441: extended CONNECT only once the peer's SETTINGS said it takes it; they arrive right after connect.
@@ -70,7 +77,7 @@ function openMuxStream(connection: MuxConnection, req: OutboundRequest, endpoint
     stream = connection.request(peerHeaders(req), req.body === null);
   } catch (error) {
     if (error instanceof HeaderBlockError) return Promise.reject(new BadRequestError(`outbound/forward: the request cannot be carried to the peer: ${error.message}`));
-    throw error;
+    return Promise.reject(toMeshError(error, 'outbound/forward'));
   }
   return awaitAnswer(stream, req, () => pool.failureOf(connection, endpoint) ?? resetError(`outbound/peer: ${describe(endpoint)} reset the stream before answering (${rstCodeName(stream.rstCode)}${stream.resetReason ? `: ${stream.resetReason}` : ''})`, stream.rstCode));
 }
@@ -106,13 +113,14 @@ function awaitAnswer(stream: UpstreamBody, req: OutboundRequest, closedEarly: ()
       answered = true;
       reject(onError ? onError(error) : toMeshError(error, 'outbound/forward'));
     });
-    stream.once('close', () => {
+    // Once per stream, as is 'response': on() without once()'s wrapper per request.
+    stream.on('close', () => {
       req.signal.removeEventListener('abort', onAbort);
       if (answered) return;
       answered = true;
       reject(closedEarly());
     });
-    stream.once('response', (responseHeaders: IncomingHttpHeaders, flags: number) => {
+    stream.on('response', (responseHeaders: IncomingHttpHeaders, flags: number) => {
       if (answered) return;
       answered = true;
       resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: stream, headersOnly: (flags & h2c.NGHTTP2_FLAG_END_STREAM) !== 0 });

@@ -6,7 +6,7 @@ import { serviceKey, type ServiceName } from '../../discovery/endpoint-resolver.
 import { DEFAULT_RETRY, type RetryCondition, type RetryPlan } from '@tsmesh/proto';
 import { ReplayableBody, DEFAULT_REPLAY_LIMIT_BYTES } from './replay-body.js';
 import { retryDelayMs } from '../../resilience/retry-backoff.js';
-import { cancelReason, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
+import { cancelReason, type OutboundHandler, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
 import { Cancellation, type CancelSignal } from '../../pipeline/cancellation.js';
 
 export interface RetryBudgetLike {
@@ -69,61 +69,91 @@ function sleep(ms: number, signal: CancelSignal): Promise<void> {
 
 export function retryLayer(hooks: RetryHooks, options: { random?: () => number; replayLimitBytes?: number } = {}): OutboundLayer {
   const random = options.random ?? Math.random;
-  return (next) => async (req) => {
+  // Not async: most requests never retry, and an async function's promise, state and await per request are measurable work.
+  return (next) => (req) => {
     const plan: RetryPlan = req.route?.retry ?? DEFAULT_RETRY;
     const target = req.backend ?? req.service;
     if (!target) return next(req);
-    const destination = serviceKey(target);
-    const budget = hooks.budget(target);
+    let budget: RetryBudgetLike;
+    try {
+      budget = hooks.budget(target);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     budget.recordRequest();
     // Upgrades become tunnels; there is nothing sensible to replay.
     if (plan.retries === 0 || req.upgrade !== null) return next(req);
-    const idempotent = plan.retryNonIdempotent || IDEMPOTENT.has(req.method);
     const body = req.body === null ? null : new ReplayableBody(req.body, options.replayLimitBytes ?? DEFAULT_REPLAY_LIMIT_BYTES);
+    return new RetryingRequest(next, req, plan, hooks, serviceKey(target), budget, body, random).try(1);
+  };
+}
+
+// One request's tries: each outcome is answered, refused, or tried again after a backoff.
+class RetryingRequest {
+  private readonly idempotent: boolean;
+
+  constructor(
+    private readonly next: OutboundHandler,
+    private readonly req: OutboundRequest,
+    private readonly plan: RetryPlan,
+    private readonly hooks: RetryHooks,
+    private readonly destination: string,
+    private readonly budget: RetryBudgetLike,
+    private readonly body: ReplayableBody | null,
+    private readonly random: () => number,
+  ) {
+    this.idempotent = plan.retryNonIdempotent || IDEMPOTENT.has(req.method);
+  }
+
+  try(attempt: number): Promise<UpstreamResponse> {
+    const req = this.req;
+    let tryReq: OutboundRequest;
     // The first try runs on the request itself unless a per-try timeout needs a signal of its own:
     // most requests never retry, and a child request per request is measurable work.
-    const ownFirstTry = !req.route?.perTryTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      let tryReq: OutboundRequest;
-      if (attempt === 1 && ownFirstTry) {
-        req.body = body ? body.open() : null;
-        tryReq = req;
-      } else {
-        tryReq = childRequest(req, attempt, body ? body.open() : null);
-      }
-      let why: string;
-      try {
-        const response: UpstreamResponse = await next(tryReq);
+    if (attempt === 1 && !req.route?.perTryTimeoutMs) {
+      req.body = this.body ? this.body.open() : null;
+      tryReq = req;
+    } else {
+      tryReq = childRequest(req, attempt, this.body ? this.body.open() : null);
+    }
+    return this.next(tryReq).then(
+      (response) => {
         req.endpoint = tryReq.endpoint;
-        if (!(idempotent && statusAllows(plan.on, response.status)) || attempt > plan.retries || !canRetry()) return response;
-        why = `status ${response.status}`;
+        if (!(this.idempotent && statusAllows(this.plan.on, response.status)) || attempt > this.plan.retries || !this.canRetry()) return response;
         // Nobody will read this answer: tell the peer to stop sending it.
         response.body.close(h2c.NGHTTP2_CANCEL);
-      } catch (caught) {
+        return this.again(attempt, tryReq, `status ${response.status}`);
+      },
+      (caught: unknown) => {
         const error = toMeshError(caught, 'outbound/retry');
         req.endpoint = tryReq.endpoint;
         if (req.signal.aborted) throw cancelReason(req);
-        if (isFinal(error) || attempt > plan.retries) throw error;
+        if (isFinal(error) || attempt > this.plan.retries) throw error;
         const { condition, reachedPeer } = classify(error);
-        if (condition === 'none' || !conditionAllows(plan.on, condition) || (reachedPeer && !idempotent) || !canRetry()) throw error;
-        why = String(condition);
-      }
-      if (tryReq.endpoint) req.avoid.add(tryReq.endpoint.address);
-      hooks.onRetry?.(destination, attempt + 1, why);
-      // Full jitter keeps a fleet of retrying callers from moving in lockstep.
-      await sleep(retryDelayMs(attempt - 1, plan.backoffBaseMs, plan.backoffMaxMs, random), req.signal);
-      if (req.signal.aborted) throw cancelReason(req);
-    }
+        if (condition === 'none' || !conditionAllows(this.plan.on, condition) || (reachedPeer && !this.idempotent) || !this.canRetry()) throw error;
+        return this.again(attempt, tryReq, String(condition));
+      },
+    );
+  }
 
-    function canRetry(): boolean {
-      if (body && !body.replayable) return false;
-      if (!budget.tryWithdraw()) {
-        hooks.onBudgetExhausted?.(destination);
-        return false;
-      }
-      return true;
+  private async again(attempt: number, failedTry: OutboundRequest, why: string): Promise<UpstreamResponse> {
+    const req = this.req;
+    if (failedTry.endpoint) req.avoid.add(failedTry.endpoint.address);
+    this.hooks.onRetry?.(this.destination, attempt + 1, why);
+    // Full jitter keeps a fleet of retrying callers from moving in lockstep.
+    await sleep(retryDelayMs(attempt - 1, this.plan.backoffBaseMs, this.plan.backoffMaxMs, this.random), req.signal);
+    if (req.signal.aborted) throw cancelReason(req);
+    return this.try(attempt + 1);
+  }
+
+  private canRetry(): boolean {
+    if (this.body && !this.body.replayable) return false;
+    if (!this.budget.tryWithdraw()) {
+      this.hooks.onBudgetExhausted?.(this.destination);
+      return false;
     }
-  };
+    return true;
+  }
 }
 
 // Refusals made on purpose by this sidecar are answers, not accidents: retrying them adds load for nothing.

@@ -1,6 +1,7 @@
 // Overall request timeout: from the first byte in until the last response byte out (an upgrade: until the tunnel opens).
 import { toMeshError, UpstreamTimeoutError } from '../../errors.js';
 import type { OutboundLayer, UpstreamResponse } from './types.js';
+import { whenClosed } from '../../pipeline/when-closed.js';
 
 export function timeoutLayer(defaultTimeoutMs: number): OutboundLayer {
   return (next) => (req) =>
@@ -17,8 +18,8 @@ export function timeoutLayer(defaultTimeoutMs: number): OutboundLayer {
       next(req).then(
         (response) => {
           answered = true;
-          if (req.upgrade !== null || response.body.closed) clearTimeout(timer);
-          else response.body.once('close', () => clearTimeout(timer));
+          if (req.upgrade !== null) clearTimeout(timer);
+          else whenClosed(response.body, () => clearTimeout(timer));
           resolve(response);
         },
         (error: unknown) => {
