@@ -2,7 +2,7 @@
 import type { EndpointResolver, ResolveFailure, ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
 import type { Result } from '@tsmesh/proto';
 import { serviceKey } from '../../discovery/endpoint-resolver.js';
-import { DiscoveryUnavailableError, InternalError, NoEndpointsError, NoRouteError, type MeshError } from '../../errors.js';
+import { DiscoveryUnavailableError, InternalError, NoEndpointsError, NoRouteError, toMeshError, type MeshError } from '../../errors.js';
 import type { Destinations } from '../destinations.js';
 import { cancelReason, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
 
@@ -71,7 +71,7 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
         if (known !== undefined) return balance(req, backend, known);
         return resolver.resolve(backend, req.signal).then((resolved) => balance(req, backend, resolved));
       } catch (error) {
-        return Promise.reject(error);
+        return Promise.reject(toMeshError(error, 'outbound/balancer'));
       }
     };
   };

@@ -1,5 +1,5 @@
 // Circuit breaker and outlier detection: a failing destination is refused fast, a failing endpoint is ejected.
-import { CircuitOpenError, MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError } from '../../errors.js';
+import { CircuitOpenError, MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, toMeshError } from '../../errors.js';
 import type { Destination, Destinations } from '../destinations.js';
 import { serviceKey } from '../../discovery/endpoint-resolver.js';
 import type { OutboundLayer } from './types.js';
@@ -22,7 +22,7 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
     try {
       destination = destinations.get(backend);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(toMeshError(error, 'outbound/breaker'));
     }
     const admission = destination.breaker.tryAcquire();
     if (!admission.allowed) {

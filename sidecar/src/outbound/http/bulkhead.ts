@@ -1,6 +1,6 @@
 // Bulkhead: a destination's concurrency limit, held until the response body ends, so one slow service cannot take all.
 import { cancelReason, type OutboundHandler, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from './types.js';
-import { PoolOverflowError } from '../../errors.js';
+import { PoolOverflowError, toMeshError } from '../../errors.js';
 import type { Destination, Destinations } from '../destinations.js';
 import type { Bulkhead } from '../../resilience/bulkhead.js';
 import { whenClosed } from '../../pipeline/when-closed.js';
@@ -31,7 +31,7 @@ export function bulkheadLayer(destinations: Destinations): OutboundLayer {
     try {
       destination = destinations.get(backend);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(toMeshError(error, 'outbound/bulkhead'));
     }
     // Most destinations set no limit: no promise of our own for them.
     return destination.bulkhead ? withSlot(next, req, destination, destination.bulkhead) : next(req);

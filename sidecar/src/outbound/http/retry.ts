@@ -78,7 +78,7 @@ export function retryLayer(hooks: RetryHooks, options: { random?: () => number; 
     try {
       budget = hooks.budget(target);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(toMeshError(error, 'outbound/retry'));
     }
     budget.recordRequest();
     // Upgrades become tunnels; there is nothing sensible to replay.
