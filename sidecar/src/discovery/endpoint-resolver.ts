@@ -47,6 +47,15 @@ export interface EndpointResolver {
   resolveKnown?(service: ServiceName): Result<ServiceEndpoint[], ResolveFailure> | undefined;
 }
 
+// A request asks for its service's key about ten times (routes, destination, endpoints, metrics), and the
+// services it names are long-lived objects (the target layer's parses, a route's backends): one string each.
+const serviceKeys = new WeakMap<ServiceName, string>();
+
 export function serviceKey(service: ServiceName): string {
-  return `${service.name}.${service.namespace}`;
+  let key = serviceKeys.get(service);
+  if (key === undefined) {
+    key = `${service.name}.${service.namespace}`;
+    serviceKeys.set(service, key);
+  }
+  return key;
 }

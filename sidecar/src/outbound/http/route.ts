@@ -13,11 +13,20 @@ export interface RouteSource {
   prepare?(service: ServiceName, signal: CancelSignal): Promise<void> | undefined;
 }
 
-// The default plan of a service whose routes matched nothing, built once per pushed ServiceRoutes.
+// The default plan of a service whose routes matched nothing, built once per pushed ServiceRoutes (or,
+// while none is known, once per service the target layer named).
 const defaultPlans = new WeakMap<ServiceRoutes, RoutePlan>();
+const plansWithoutRoutes = new WeakMap<ServiceName, RoutePlan>();
 
 function defaultPlanOf(routes: ServiceRoutes | undefined, service: ServiceName): RoutePlan {
-  if (routes === undefined) return defaultPlan(service);
+  if (routes === undefined) {
+    let plan = plansWithoutRoutes.get(service);
+    if (plan === undefined) {
+      plan = defaultPlan(service);
+      plansWithoutRoutes.set(service, plan);
+    }
+    return plan;
+  }
   let plan = defaultPlans.get(routes);
   if (plan === undefined) {
     plan = defaultPlan({ name: routes.service, namespace: routes.namespace });

@@ -24,13 +24,25 @@ export function parseServiceAuthority(authority: string, localNamespace: string)
   return { ok: true, service: { name, namespace } };
 }
 
+// Apps call a handful of services by the same few names: each authority is parsed once, and every request
+// to it shares one frozen ServiceName (which also keeps serviceKey's memo small).
+const MAX_CACHED_AUTHORITIES = 1_024;
+
 export function targetLayer(localNamespace: string): OutboundLayer {
+  const parsedAuthorities = new Map<string, ServiceName>();
   return (next) => (req) => {
     // Transparent mode knows the service from the address the app dialled; the Host may be an IP.
     if (req.service !== null) return next(req);
-    const parsed = parseServiceAuthority(req.authority, localNamespace);
-    if (!parsed.ok) return Promise.reject(new BadRequestError(`outbound/target: ${parsed.reason}`));
-    req.service = parsed.service;
+    let service = parsedAuthorities.get(req.authority);
+    if (service === undefined) {
+      const parsed = parseServiceAuthority(req.authority, localNamespace);
+      if (!parsed.ok) return Promise.reject(new BadRequestError(`outbound/target: ${parsed.reason}`));
+      service = Object.freeze(parsed.service);
+      // A caller inventing names cannot grow this without bound; the common names come back at once.
+      if (parsedAuthorities.size >= MAX_CACHED_AUTHORITIES) parsedAuthorities.clear();
+      parsedAuthorities.set(req.authority, service);
+    }
+    req.service = service;
     return next(req);
   };
 }
