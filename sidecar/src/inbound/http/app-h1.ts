@@ -6,9 +6,10 @@ import { BadRequestError } from '../../errors.js';
 import { h1ResponseToH2 } from '../../pipeline/headers.js';
 import { TARGET, TOKEN } from '../../transport/http1-head.js';
 import { headerLines, writeChunk } from '../../transport/http1-write.js';
-import { AppConnection } from './app-h1-connection.js';
+import { AppConnection, type ExchangeEvents, type ExchangeResult } from './app-h1-connection.js';
 import { appH1Headers, appUnavailable } from './app-request.js';
 import type { AppResponse, InboundRequest } from './types.js';
+import type { CancelSignal } from '../../pipeline/cancellation.js';
 
 const SMALL_BODY_BYTES = 64 * 1024;
 // Methods whose requests carry a payload: without a body they still say so (Content-Length: 0), as node:http does.
@@ -35,26 +36,28 @@ export class H1AppPool {
   }
 
   private send(req: InboundRequest, port: number, upload: Buffer | Readable | null): Promise<AppResponse> {
-    const where = `${this.host}:${port}`;
     const head = requestHead(req, upload);
     if (head instanceof BadRequestError) return Promise.reject(head);
     return new Promise<AppResponse>((resolve, reject) => {
-      const signal = req.signal;
       const connection = this.checkout(port);
-      // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
-      const onCancel = (): void => connection.abort();
-      connection.begin(req.method === 'HEAD', {
-        answered: ({ head: answer, body }) => resolve({ headers: h1ResponseToH2(answer.headers, { ':status': answer.status }), body, tunnel: null, head: null }),
-        failed: (error) => reject(appUnavailable(error, where)),
-        finished: (reusable) => {
-          signal.removeEventListener('abort', onCancel);
-          if (reusable) this.checkin(port, connection);
-        },
-      });
-      if (signal.aborted) return onCancel();
-      signal.addEventListener('abort', onCancel);
+      const exchange = new AppExchange(this, port, connection, req.signal, resolve, reject);
+      connection.begin(req.method === 'HEAD', exchange);
+      if (req.signal.aborted) return exchange.cancel();
+      req.signal.addEventListener('abort', exchange.cancel);
       writeRequest(connection.socket, head, upload, () => connection.sent());
     });
+  }
+
+  // The connection is clean after its exchange: the next request to this port takes it.
+  checkin(port: number, connection: AppConnection): void {
+    let list = this.idle.get(port);
+    if (list === undefined) this.idle.set(port, (list = []));
+    list.push(connection);
+  }
+
+  // "host:port", for an error that names where the app was called.
+  where(port: number): string {
+    return `${this.host}:${port}`;
   }
 
   private checkout(port: number): AppConnection {
@@ -66,12 +69,6 @@ export class H1AppPool {
     return new AppConnection(socket, this.idleTimeoutMs, (lost) => this.forget(port, lost));
   }
 
-  private checkin(port: number, connection: AppConnection): void {
-    let list = this.idle.get(port);
-    if (list === undefined) this.idle.set(port, (list = []));
-    list.push(connection);
-  }
-
   private forget(port: number, connection: AppConnection): void {
     const list = this.idle.get(port);
     const at = list?.indexOf(connection) ?? -1;
@@ -81,6 +78,34 @@ export class H1AppPool {
   close(): void {
     for (const socket of this.open) socket.destroy();
     this.idle.clear();
+  }
+}
+
+// One request's side of an exchange on a pooled connection: one object per request instead of a closure per event.
+class AppExchange implements ExchangeEvents {
+  constructor(
+    private readonly pool: H1AppPool,
+    private readonly port: number,
+    private readonly connection: AppConnection,
+    private readonly signal: CancelSignal,
+    private readonly resolve: (response: AppResponse) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  // The peer cancelled (timeout, caller gone): the app must see its request aborted, not keep working.
+  readonly cancel = (): void => this.connection.abort();
+
+  answered({ head, body }: ExchangeResult): void {
+    this.resolve({ headers: h1ResponseToH2(head.headers, { ':status': head.status }), body, tunnel: null, head: null });
+  }
+
+  failed(error: Error & { code?: string }): void {
+    this.reject(appUnavailable(error, this.pool.where(this.port)));
+  }
+
+  finished(reusable: boolean): void {
+    this.signal.removeEventListener('abort', this.cancel);
+    if (reusable) this.pool.checkin(this.port, this.connection);
   }
 }
 
