@@ -1,10 +1,17 @@
 // The answer to one app request, written by hand: status line, headers, and the body framed as HTTP/1.1 needs.
-import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { MeshError } from '../errors.js';
 import { answerFor } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
-import { headerLines, writeChunk } from '../transport/http1-write.js';
+import { http1Head, writeChunk, type FieldFilter } from '../transport/http1-write.js';
+
+const KEEP_ALL: FieldFilter = () => false;
+const statusLines: string[] = [];
+
+function statusLine(status: number): string {
+  return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`);
+}
 
 let dateSecond = 0;
 let dateText = '';
@@ -28,7 +35,7 @@ export class H1Answer {
   private closed = false;
   private chunked = false;
   // Held until the first body bytes or the end, as node:http does: a small answer leaves in one write.
-  private pendingHead: string | null = null;
+  private pendingHead: Buffer | null = null;
   private bodyAllowed = true;
   private onAbort: (() => void) | null = null;
 
@@ -55,23 +62,24 @@ export class H1Answer {
     this.onAbort?.();
   }
 
-  writeHead(status: number, headers: OutgoingHttpHeaders): void {
+  // omit: the fields of `headers` that stay out of the head (pseudo-headers always do).
+  writeHead(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, omit: FieldFilter = KEEP_ALL): void {
     if (this.closed || this.headSent) return;
     this.headSent = true;
     this.bodyAllowed = this.head.method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
-    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${headerLines(headers)}`;
-    if (headers['date'] === undefined) text += `date: ${httpDate()}\r\n`;
+    const head = http1Head.start().text(statusLine(status)).fields(headers, omit);
+    if (headers['date'] === undefined) head.line('date', httpDate());
     if (this.bodyAllowed && headers['content-length'] === undefined) {
       if (this.head.minorVersion === 1) {
         this.chunked = true;
-        text += 'transfer-encoding: chunked\r\n';
+        head.text('transfer-encoding: chunked\r\n');
       } else {
         this.keepAlive = false;
       }
     }
-    if (!this.keepAlive) text += 'connection: close\r\n';
-    else if (this.head.minorVersion === 0) text += 'connection: keep-alive\r\n';
-    this.pendingHead = `${text}\r\n`;
+    if (!this.keepAlive) head.text('connection: close\r\n');
+    else if (this.head.minorVersion === 0) head.text('connection: keep-alive\r\n');
+    this.pendingHead = head.done();
   }
 
   // false: the app reads slower than the peer sends; wait for whenDrained.
@@ -87,7 +95,7 @@ export class H1Answer {
 
   private flushHead(): void {
     if (this.pendingHead === null) return;
-    this.socket.write(this.pendingHead, 'latin1');
+    this.socket.write(this.pendingHead);
     this.pendingHead = null;
   }
 

@@ -6,7 +6,7 @@ import { BadRequestError, toMeshError } from '../errors.js';
 import type { RequestHead } from '../transport/http1-head.js';
 import type { H1Answer } from './h1-answer.js';
 import type { H1Exchange } from './h1-connection.js';
-import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, h2ToH1 } from '../pipeline/headers.js';
+import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, isHopByHop } from '../pipeline/headers.js';
 import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
 
@@ -79,7 +79,7 @@ function writeUpstream(answer: H1Answer, upstream: UpstreamResponse): void {
     body.destroy();
     return;
   }
-  answer.writeHead(upstream.status, h2ToH1(upstream.headers, {}));
+  answer.writeHead(upstream.status, upstream.headers, isHopByHop);
   const resume = (): void => {
     body.resume();
   };

@@ -16,6 +16,11 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+// Connection-specific: never carried from one hop to the next.
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
 // The only caller-supplied header the inbound side overwrites; the app trusts it, so callers never set it.
 export const PEER_IDENTITY_HEADER = 'x-mesh-peer-identity';
 // Between sidecars only (the inbound side removes them): which declared app port a transparently

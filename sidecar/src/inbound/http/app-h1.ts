@@ -3,11 +3,11 @@
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../../errors.js';
-import { h1ResponseToH2 } from '../../pipeline/headers.js';
+import { h1ResponseToH2, isHopByHop, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
 import { TARGET, TOKEN } from '../../transport/http1-head.js';
-import { headerLines, writeChunk } from '../../transport/http1-write.js';
+import { http1Head, writeChunk, type FieldFilter } from '../../transport/http1-write.js';
 import { AppConnection, type ExchangeEvents, type ExchangeResult } from './app-h1-connection.js';
-import { appH1Headers, appUnavailable } from './app-request.js';
+import { appUnavailable } from './app-request.js';
 import type { AppResponse, InboundRequest } from './types.js';
 import type { CancelSignal } from '../../pipeline/cancellation.js';
 
@@ -109,34 +109,44 @@ class AppExchange implements ExchangeEvents {
   }
 }
 
-interface RequestHeadText {
-  text: string;
+interface AppRequestHead {
+  bytes: Buffer;
   // A streamed body of unknown length goes chunked.
   chunked: boolean;
 }
 
-function requestHead(req: InboundRequest, upload: Buffer | Readable | null): RequestHeadText | BadRequestError {
+// The fields of the caller's request that the app never sees from it: hop-by-hop ones, and the peer
+// identity, which only this sidecar sets.
+const notFromCaller: FieldFilter = (name) => isHopByHop(name) || name === PEER_IDENTITY_HEADER;
+// The same, with the caller's Content-Length replaced by the length of the body as read.
+const notFromCallerNorLength: FieldFilter = (name) => notFromCaller(name) || name === 'content-length';
+
+// The fields appH1Headers gives the app (the caller's, then host and the peer identity), written as one head.
+function requestHead(req: InboundRequest, upload: Buffer | Readable | null): AppRequestHead | BadRequestError {
   if (!TOKEN.test(req.method) || !TARGET.test(req.path)) return new BadRequestError(`inbound/app: the request cannot be sent to the app as HTTP/1.1 (method "${req.method.slice(0, 50)}", path "${req.path.slice(0, 200)}")`);
-  const headers = appH1Headers(req);
-  const chunked = upload !== null && !Buffer.isBuffer(upload) && headers['content-length'] === undefined;
-  if (Buffer.isBuffer(upload)) headers['content-length'] = String(upload.length);
-  else if (chunked) headers['transfer-encoding'] = 'chunked';
-  else if (upload === null && headers['content-length'] === undefined && PAYLOAD_METHODS.has(req.method)) headers['content-length'] = '0';
-  return { text: `${req.method} ${req.path} HTTP/1.1\r\n${headerLines(headers)}\r\n`, chunked };
+  const callerLength = req.headers['content-length'];
+  const chunked = upload !== null && !Buffer.isBuffer(upload) && callerLength === undefined;
+  const head = http1Head.start().text(req.method).text(' ').text(req.path).text(' HTTP/1.1\r\n');
+  head.fields(req.headers, Buffer.isBuffer(upload) ? notFromCallerNorLength : notFromCaller).line('host', req.authority);
+  if (req.peerId !== null) head.line(PEER_IDENTITY_HEADER, req.peerId);
+  if (Buffer.isBuffer(upload)) head.line('content-length', String(upload.length));
+  else if (chunked) head.text('transfer-encoding: chunked\r\n');
+  else if (upload === null && callerLength === undefined && PAYLOAD_METHODS.has(req.method)) head.text('content-length: 0\r\n');
+  return { bytes: head.done(), chunked };
 }
 
 // Writes the head and the body (a Buffer in the same write; a stream with backpressure, chunked unless its length is known).
-function writeRequest(socket: Socket, head: RequestHeadText, upload: Buffer | Readable | null, sent: () => void): void {
+function writeRequest(socket: Socket, head: AppRequestHead, upload: Buffer | Readable | null, sent: () => void): void {
   if (upload === null || Buffer.isBuffer(upload)) {
     socket.cork();
-    socket.write(head.text, 'latin1');
+    socket.write(head.bytes);
     if (upload !== null && upload.length > 0) socket.write(upload);
     socket.uncork();
     sent();
     return;
   }
   const chunked = head.chunked;
-  socket.write(head.text, 'latin1');
+  socket.write(head.bytes);
   const resume = (): void => {
     upload.resume();
   };
