@@ -6,10 +6,15 @@ export function candidates(endpoints: readonly ServiceEndpoint[], opts?: PickOpt
   const avoid = opts?.avoid;
   const exclude = opts?.exclude;
   if ((avoid === undefined || avoid.size === 0) && exclude === undefined) return endpoints;
-  const preferred: ServiceEndpoint[] = [];
+  // Nearly always no endpoint is avoided or excluded: then the list is the answer, and no array is built.
+  let first = 0;
+  while (first < endpoints.length && isFresh(endpoints[first] as ServiceEndpoint, avoid, exclude)) first++;
+  if (first === endpoints.length) return endpoints;
+  const preferred: ServiceEndpoint[] = endpoints.slice(0, first);
   const avoided: ServiceEndpoint[] = [];
   const ejected: ServiceEndpoint[] = [];
-  for (const endpoint of endpoints) {
+  for (let i = first; i < endpoints.length; i++) {
+    const endpoint = endpoints[i] as ServiceEndpoint;
     const isExcluded = exclude?.(endpoint) ?? false;
     const isAvoided = avoid?.has(endpoint.address) ?? false;
     if (!isExcluded && !isAvoided) preferred.push(endpoint);
@@ -20,6 +25,10 @@ export function candidates(endpoints: readonly ServiceEndpoint[], opts?: PickOpt
   if (avoided.length > 0) return avoided;
   if (ejected.length > 0) return ejected;
   return endpoints;
+}
+
+function isFresh(endpoint: ServiceEndpoint, avoid: PickOptions['avoid'], exclude: PickOptions['exclude']): boolean {
+  return !(exclude?.(endpoint) ?? false) && !(avoid?.has(endpoint.address) ?? false);
 }
 
 export function checkNoFields(raw: unknown, known: readonly string[]): string | undefined {

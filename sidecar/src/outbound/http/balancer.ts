@@ -46,7 +46,7 @@ export function balancerLayer(resolver: EndpointResolver, destinations: Destinat
       const max = destination.maxConnections;
       const atLimit = max !== null && endpoints.reduce((n, e) => (connections.has(e) ? n + 1 : n), 0) >= max;
       // Ejected endpoints are skipped, endpoints that already failed this request are tried last.
-      const pick = destination.balancer.pick(endpoints, { avoid: req.avoid, exclude: (e) => destination.outliers.isEjected(e.address) || (atLimit && !connections.has(e)) });
+      const pick = destination.balancer.pick(endpoints, { avoid: req.avoid ?? undefined, exclude: (e) => destination.outliers.isEjected(e.address) || (atLimit && !connections.has(e)) });
       if (!pick) throw new NoEndpointsError(`outbound/balancer: service ${key} has no endpoint to pick`);
       req.endpoint = pick.endpoint;
       req.connectTimeoutMs = destination.connectTimeoutMs;

@@ -138,7 +138,7 @@ class RetryingRequest {
 
   private async again(attempt: number, failedTry: OutboundRequest, why: string): Promise<UpstreamResponse> {
     const req = this.req;
-    if (failedTry.endpoint) req.avoid.add(failedTry.endpoint.address);
+    if (failedTry.endpoint) (req.avoid ??= new Set()).add(failedTry.endpoint.address);
     this.hooks.onRetry?.(this.destination, attempt + 1, why);
     // Full jitter keeps a fleet of retrying callers from moving in lockstep.
     await sleep(retryDelayMs(attempt - 1, this.plan.backoffBaseMs, this.plan.backoffMaxMs, this.random), req.signal);

@@ -41,8 +41,8 @@ export interface OutboundRequest {
   timeoutMs: number | null;
   // 1 for the first try; the retry layer counts up.
   attempt: number;
-  // Endpoints (by address) that failed this request already; the balancer prefers others.
-  readonly avoid: Set<string>;
+  // Endpoints (by address) that failed this request already; the balancer prefers others. null until a try fails.
+  avoid: Set<string> | null;
   // Aborted when the request must stop (timeout, app went away); the reason is a MeshError.
   readonly signal: CancelSignal;
   cancel(reason: MeshError): void;
@@ -83,7 +83,7 @@ export function createOutboundRequest(fields: Pick<OutboundRequest, 'method' | '
     connectTimeoutMs: null,
     timeoutMs: null,
     attempt: 1,
-    avoid: new Set(),
+    avoid: null,
     signal: cancellation,
     cancel: (reason) => cancellation.cancel(reason),
   };
