@@ -52,6 +52,8 @@ const PEER_IDLE_TIMEOUT_MS = 120_000;
 
 export async function startInboundListener(options: InboundListenerOptions): Promise<ListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.inbound');
+  // One listener for every peer stream's errors, not a closure per stream.
+  const onStreamError = (error: Error): void => logger.debug('peer stream error', { error: error.message });
   // Idle app connections are dropped after 4 s, below Node's default 5 s server keep-alive: the app
   // never closes a connection we are about to reuse, so a keep-alive race never surfaces as a 502.
   const h1App = new H1AppPool(options.appHost, APP_IDLE_TIMEOUT_MS);
@@ -107,7 +109,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
     const connection = new MuxConnection(socket, 'server', { idleTimeoutMs: PEER_IDLE_TIMEOUT_MS });
     muxConnections.add(connection);
     connection.once('close', () => muxConnections.delete(connection));
-    connection.on('stream', (stream: MuxStream, headers: IncomingHttpHeaders) => serveStream(handler, stream, headers, peer, tunnels, logger, appPorts));
+    connection.on('stream', (stream: MuxStream, headers: IncomingHttpHeaders) => serveStream(handler, stream, headers, peer, tunnels, onStreamError, appPorts));
   });
   h2.on('session', (session: Http2Session) => {
     peers.set(session, verifyPeer(session.socket as TLSSocket, 'h2'));
@@ -117,7 +119,7 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   });
   h2.on('stream', (stream, headers) => {
     const peer = peers.get(stream.session as Http2Session) ?? { ok: false, reason: 'has no verified session' };
-    serveStream(handler, stream, headers, peer, tunnels, logger, appPorts);
+    serveStream(handler, stream, headers, peer, tunnels, onStreamError, appPorts);
   });
   server.on('tlsClientError', (error: Error & { code?: string }) => {
     options.events?.handshake?.('handshake_error');
@@ -181,8 +183,8 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
 // A peer's exchange on either transport; tsmesh/1 carries no CONNECT (its callers send upgrades and tunnels over HTTP/2).
 type PeerStream = ServerHttp2Stream | MuxStream;
 
-function serveStream(handler: InboundHandler, stream: PeerStream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, logger: Logger, appPorts: Set<number>): void {
-  stream.on('error', (error: Error) => logger.debug('peer stream error', { error: error.message }));
+function serveStream(handler: InboundHandler, stream: PeerStream, headers: IncomingHttpHeaders, peer: PeerCheck, tunnels: SocketSet, onStreamError: (error: Error) => void, appPorts: Set<number>): void {
+  stream.on('error', onStreamError);
   const method = headers[':method'] ?? 'GET';
   const protocol = headers[':protocol'];
   if (method === 'CONNECT' && !isHttp2(stream)) {
@@ -214,7 +216,8 @@ function serveStream(handler: InboundHandler, stream: PeerStream, headers: Incom
     peerId: null,
     signal: cancellation,
   };
-  stream.once('close', () => {
+  // 'close' comes once per stream: on() without once()'s wrapper per request.
+  stream.on('close', () => {
     // A reset stream also reads as writableFinished, so the RST code is what tells a cancel apart.
     if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) cancellation.cancel(undefined);
   });

@@ -25,8 +25,12 @@ export class Cancellation implements CancelSignal {
   removeEventListener(_type: 'abort', listener: () => void): void {
     const listeners = this.listeners;
     if (!listeners) return;
-    const i = listeners.indexOf(listener);
-    if (i >= 0) listeners.splice(i, 1);
+    // Usually the last one added goes first; pop() leaves no array behind, as splice() does.
+    if (listeners[listeners.length - 1] === listener) listeners.pop();
+    else {
+      const i = listeners.indexOf(listener);
+      if (i >= 0) listeners.splice(i, 1);
+    }
   }
 
   // The first reason wins; later calls do nothing. A throwing listener does not stop the others.
