@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuTimes, memoryDetail, buildWorkspaces } from './lib/procs.mjs';
 import { median, min, max, fmt } from './lib/stats.mjs';
+import { heapProfileByFunction } from './lib/heap.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = join(BENCH_DIR, '..');
@@ -32,6 +33,9 @@ Options:
   --rounds N        runs per build                                                       [4]
   --connections C   wrk connections                                                      [32]
   --body BYTES      POST a body of BYTES bytes instead of a GET                          [0: GET]
+  --alloc           also sample what each sidecar allocates during the measured run (freed objects
+                    included) and print kB per request: steadier than CPU time on a shared machine;
+                    the sampler costs CPU of its own, so compare CPU figures only between --alloc runs
   --no-build        do not run tsc -b in this checkout first
   --help            this text
 `;
@@ -48,11 +52,13 @@ const args = parseCli(
     rounds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '32' },
     body: { type: 'string', default: '0' },
+    alloc: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
   },
   USAGE,
 );
-const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body) };
+const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body), alloc: args.alloc };
+const MEM_PROBE = new URL('./lib/mem-probe.mjs', import.meta.url).href;
 const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const cleanup = stopOnExit(log);
 
@@ -80,15 +86,23 @@ async function runOnce(label, root, nodeArgs, env) {
   const nginx = await startNginx(dir);
   const cp = await startControlPlane(join(dir, 'mesh-data'), binariesOf(root));
   try {
-    const m = await startMeshPair(cp, nginx.port, nodeArgs, () => env);
+    const allocFile = (side) => join(dir, `alloc-${side}.heapprofile`);
+    const probeArgs = P.alloc ? ['--import', MEM_PROBE] : [];
+    const m = await startMeshPair(cp, nginx.port, [...nodeArgs, ...probeArgs], (side) => (P.alloc ? { ...env, MEM_PROBE_ALLOC_SIGNAL_FILE: allocFile(side) } : env));
+    // SIGUSR2 starts and stops the probe's sampling (bench/lib/mem-probe.mjs).
+    const toggleSampling = () => {
+      if (P.alloc) for (const proc of [m.client, m.server]) process.kill(proc.pid, 'SIGUSR2');
+    };
     const { status } = await httpGet(m.entryPort, m.hostHeader);
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
     const script = P.body > 0 ? ['-s', postScript(dir, P.body)] : [];
     const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, ...script, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
     wrk(2);
+    toggleSampling();
     const before = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     const w = wrk(P.duration);
     const after = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
+    toggleSampling();
     const requests = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]);
     if (w.status !== 0 || !(requests > 0)) throw new Error(`${label}: wrk failed (${w.status}):\n${w.stdout}${w.stderr}`);
@@ -103,6 +117,7 @@ async function runOnce(label, root, nodeArgs, env) {
       peakMB: { client: memoryDetail(m.client.pid).hwm / 1e6, server: memoryDetail(m.server.pid).hwm / 1e6 },
     };
     for (const side of ['client', 'server']) r[side].total = r[side].user + r[side].system;
+    if (P.alloc) for (const side of ['client', 'server']) r[side].allocKB = heapProfileByFunction(await waitForFile(allocFile(side)), REPO_ROOT, 1).totalBytes / requests / 1000;
     r.pair = r.client.total + r.server.total;
     return r;
   } finally {
@@ -111,8 +126,19 @@ async function runOnce(label, root, nodeArgs, env) {
   }
 }
 
+async function waitForFile(file, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`no allocation profile at ${file} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return file;
+}
+
+const allocText = (r) => (P.alloc ? `  alloc ${fmt(r.client.allocKB, 1)} / ${fmt(r.server.allocKB, 1)} kB` : '');
+
 const line = (label, r) =>
-  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs  peak ${fmt(r.peakMB.client, 1)} / ${fmt(r.peakMB.server, 1)} MB${r.errors ? `  ${r.errors} errors` : ''}`;
+  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs  peak ${fmt(r.peakMB.client, 1)} / ${fmt(r.peakMB.server, 1)} MB${allocText(r)}${r.errors ? `  ${r.errors} errors` : ''}`;
 
 async function main() {
   let baseRoot = args['base-dir'] ? resolve(args['base-dir']) : undefined;
@@ -153,7 +179,8 @@ async function main() {
   process.stdout.write(`\nA/B under wrk -t1 -c${P.connections} (${load}), ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
   const withFlags = (b) => `${b.nodeArgs.length > 0 ? `, node ${b.nodeArgs.join(' ')}` : ''}${Object.keys(b.env).length > 0 ? `, env ${Object.entries(b.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
   process.stdout.write(`base: ${baseLabel}${withFlags(builds.base)}\nhead: this checkout${withFlags(builds.head)}\n\n`);
-  process.stdout.write('| build | req/s | client sidecar | server sidecar | pair | peak RSS MB client / server |\n| --- | --- | --- | --- | --- | --- |\n');
+  const allocHeader = P.alloc ? ' kB allocated per request client / server |' : '';
+  process.stdout.write(`| build | req/s | client sidecar | server sidecar | pair | peak RSS MB client / server |${allocHeader}\n| --- | --- | --- | --- | --- | --- |${P.alloc ? ' --- |' : ''}\n`);
   const medians = {};
   for (const [label, b] of Object.entries(builds)) {
     const cell = (pick, digits = 0) => {
@@ -161,7 +188,8 @@ async function main() {
       return `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`;
     };
     medians[label] = summary(b.runs, (r) => r.pair).median;
-    process.stdout.write(`| ${label} | ${cell((r) => r.rps)} | ${cell((r) => r.client.total)} | ${cell((r) => r.server.total)} | ${cell((r) => r.pair)} | ${fmt(summary(b.runs, (r) => r.peakMB.client).median, 1)} / ${fmt(summary(b.runs, (r) => r.peakMB.server).median, 1)} |\n`);
+    const allocCell = P.alloc ? ` ${cell((r) => r.client.allocKB, 1)} / ${cell((r) => r.server.allocKB, 1)} |` : '';
+    process.stdout.write(`| ${label} | ${cell((r) => r.rps)} | ${cell((r) => r.client.total)} | ${cell((r) => r.server.total)} | ${cell((r) => r.pair)} | ${fmt(summary(b.runs, (r) => r.peakMB.client).median, 1)} / ${fmt(summary(b.runs, (r) => r.peakMB.server).median, 1)} |${allocCell}\n`);
   }
   const change = (medians.head / medians.base - 1) * 100;
   process.stdout.write(`\npair CPU per request: head ${change >= 0 ? '+' : ''}${change.toFixed(1)} % vs base\n`);

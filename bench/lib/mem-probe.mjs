@@ -39,3 +39,26 @@ if (allocFile) {
     );
   }, Number(process.env.MEM_PROBE_ALLOC_DELAY_MS ?? '0')).unref();
 }
+
+// Optional: the same sampling, over a window the harness chooses: SIGUSR2 starts it, the next SIGUSR2
+// stops it and writes the profile to MEM_PROBE_ALLOC_SIGNAL_FILE (bench/ab.mjs --alloc: the measured run).
+const signalFile = process.env.MEM_PROBE_ALLOC_SIGNAL_FILE;
+if (signalFile) {
+  const { Session } = await import('node:inspector');
+  let session;
+  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+  process.on('SIGUSR2', () => {
+    if (session === undefined) {
+      session = new Session();
+      session.connect();
+      void post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      return;
+    }
+    void post('HeapProfiler.stopSampling').then(({ profile }) => {
+      writeFileSync(`${signalFile}.tmp`, JSON.stringify(profile));
+      renameSync(`${signalFile}.tmp`, signalFile);
+      session.disconnect();
+      session = undefined;
+    });
+  });
+}
