@@ -1,5 +1,6 @@
 // Header conversion between HTTP/1.1 (app side) and HTTP/2 (between sidecars): hop-by-hop headers never cross.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { lowerFieldNameAt } from '../transport/common-fields.js';
 
 // RFC 9110 7.6.1 connection-specific fields, plus the legacy ones clients still send; HTTP/2 forbids them all.
 const HOP_BY_HOP = new Set([
@@ -40,7 +41,8 @@ export function h1RequestToH2(rawHeaders: readonly string[], out: OutgoingHttpHe
   let host: string | undefined;
   let listed: string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] as string).toLowerCase();
+    const raw = rawHeaders[i] as string;
+    const name = lowerFieldNameAt(raw, raw.length);
     const value = rawHeaders[i + 1] as string;
     if (HOP_BY_HOP.has(name)) {
       if (name === 'host') host ??= value;

@@ -1,4 +1,5 @@
 // Strict HTTP/1.1 request heads (RFC 9112): where the head ends, what it says, and how its body is framed.
+import { lowerFieldNameAt } from './common-fields.js';
 
 export interface RequestHead {
   method: string;
@@ -109,7 +110,7 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
     const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of header "${name}" has control characters`);
     head.rawHeaders.push(name, value);
-    switch (name.toLowerCase()) {
+    switch (lowerFieldNameAt(name, name.length)) {
       case 'host':
         hosts += 1;
         head.host = value;

@@ -1,6 +1,7 @@
 // Strict HTTP/1.1 response heads from the local app (RFC 9112): status, headers, and how the body is framed.
 import type { IncomingHttpHeaders } from 'node:http';
 import { FIELD_VALUE, HttpParseError, readHeadLines, TOKEN, trimOws } from './http1-head.js';
+import { lowerFieldNameAt } from './common-fields.js';
 
 export interface ResponseHead {
   status: number;
@@ -38,7 +39,7 @@ function readHead(lines: string[], length: number, headRequest: boolean): Respon
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] as string;
     const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon).toLowerCase() : '';
+    const name = colon > 0 ? lowerFieldNameAt(line, colon) : '';
     if (!TOKEN.test(name)) return new HttpParseError(400, `the answer's header line "${line.slice(0, 100)}" is malformed`);
     const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);

@@ -1,5 +1,6 @@
 // tsmesh/1 wire format between sidecars: frame layout, limits, header blocks, and an incremental frame reader.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { fieldNameAt } from '../common-fields.js';
 
 export const ALPN_MUX = 'tsmesh/1';
 
@@ -172,7 +173,7 @@ export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
     if (!FIELD_LINE.test(text)) throw malformedLine(text, start);
     const end = FIELD_LINE.lastIndex - 1;
     const colon = text.indexOf(':', start + 1);
-    const name = nameAt(text, start, colon);
+    const name = fieldNameAt(text, start, colon);
     const value = text.slice(colon + 1, end);
     start = end + 1;
     const existing = headers[name];
@@ -187,25 +188,6 @@ export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
     }
   }
   return headers;
-}
-
-// Names that nearly every block carries, one list per length: a line's name is compared in place, so the
-// common ones cost no new string (and, as property keys, no lookup in V8's table of internalized strings).
-const COMMON_NAMES = [
-  ':status', ':method', ':path', ':authority', ':scheme', ':protocol',
-  'host', 'date', 'server', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'connection', 'cookie', 'set-cookie',
-  'content-type', 'content-length', 'content-encoding', 'cache-control', 'etag', 'last-modified', 'location', 'vary',
-  'traceparent', 'tracestate', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'authorization',
-  'te', 'grpc-status', 'grpc-message', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding',
-  'x-mesh-peer-identity', 'x-mesh-app-port', 'x-mesh-app-protocol', 'x-mesh-error', 'x-mesh-reason',
-];
-const COMMON_BY_LENGTH: string[][] = [];
-for (const name of COMMON_NAMES) (COMMON_BY_LENGTH[name.length] ??= []).push(name);
-
-function nameAt(text: string, start: number, end: number): string {
-  const candidates = COMMON_BY_LENGTH[end - start];
-  if (candidates !== undefined) for (const name of candidates) if (text.startsWith(name, start)) return name;
-  return text.slice(start, end);
 }
 
 function malformedLine(text: string, start: number): HeaderBlockError {

@@ -1,0 +1,37 @@
+// Field names nearly every request or answer carries: matched in place, so the common ones cost no new string.
+// (A name used as a property key is also looked up in V8's table of internalized strings; these already are.)
+
+const COMMON_NAMES = [
+  ':status', ':method', ':path', ':authority', ':scheme', ':protocol',
+  'host', 'date', 'server', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'connection', 'keep-alive', 'cookie', 'set-cookie',
+  'content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'cache-control', 'etag', 'last-modified', 'location', 'vary', 'expect', 'upgrade',
+  'traceparent', 'tracestate', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'authorization',
+  'te', 'grpc-status', 'grpc-message', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding',
+  'x-mesh-peer-identity', 'x-mesh-app-port', 'x-mesh-app-protocol', 'x-mesh-error', 'x-mesh-reason',
+];
+const BY_LENGTH: string[][] = [];
+for (const name of COMMON_NAMES) (BY_LENGTH[name.length] ??= []).push(name);
+
+// text[start, end) as it is, a common name's own string when it is one.
+export function fieldNameAt(text: string, start: number, end: number): string {
+  const candidates = BY_LENGTH[end - start];
+  if (candidates !== undefined) for (const name of candidates) if (text.startsWith(name, start)) return name;
+  return text.slice(start, end);
+}
+
+// text[0, end) lowercased (ASCII letters only, as HTTP field names are compared), a common name's own
+// string when it is one in any case.
+export function lowerFieldNameAt(text: string, end: number): string {
+  const candidates = BY_LENGTH[end];
+  if (candidates !== undefined) {
+    for (const name of candidates) {
+      let i = 0;
+      for (; i < end; i++) {
+        const c = text.charCodeAt(i);
+        if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) break;
+      }
+      if (i === end) return name;
+    }
+  }
+  return text.slice(0, end).toLowerCase();
+}
