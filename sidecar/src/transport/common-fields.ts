@@ -19,8 +19,7 @@ export function fieldNameAt(text: string, start: number, end: number): string {
   return text.slice(start, end);
 }
 
-// text[0, end) lowercased (ASCII letters only, as HTTP field names are compared), a common name's own
-// string when it is one in any case.
+// text.slice(0, end).toLowerCase(), but a common name's own string when text starts with one, in any case.
 export function lowerFieldNameAt(text: string, end: number): string {
   const candidates = BY_LENGTH[end];
   if (candidates !== undefined) {

@@ -121,7 +121,8 @@ const notFromCaller: FieldFilter = (name) => isHopByHop(name) || name === PEER_I
 // The same, with the caller's Content-Length replaced by the length of the body as read.
 const notFromCallerNorLength: FieldFilter = (name) => notFromCaller(name) || name === 'content-length';
 
-// The fields appH1Headers gives the app (the caller's, then host and the peer identity), written as one head.
+// The fields appH1Headers would give the app (the caller's, then host and the peer identity), written as
+// one head without building that map.
 function requestHead(req: InboundRequest, upload: Buffer | Readable | null): AppRequestHead | BadRequestError {
   if (!TOKEN.test(req.method) || !TARGET.test(req.path)) return new BadRequestError(`inbound/app: the request cannot be sent to the app as HTTP/1.1 (method "${req.method.slice(0, 50)}", path "${req.path.slice(0, 200)}")`);
   const callerLength = req.headers['content-length'];
