@@ -1,6 +1,7 @@
 // Header conversion between HTTP/1.1 (app side) and HTTP/2 (between sidecars): hop-by-hop headers never cross.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { lowerFieldNameAt } from '../transport/common-fields.js';
+import type { FieldFilter } from '../transport/http1-write.js';
 
 // RFC 9110 7.6.1 connection-specific fields, plus the legacy ones clients still send; HTTP/2 forbids them all.
 const HOP_BY_HOP = new Set([
@@ -60,10 +61,11 @@ export function h1RequestToH2(rawHeaders: readonly string[], out: OutgoingHttpHe
   return host;
 }
 
-// HTTP/2 headers as Node parses them (pseudo-headers included) -> HTTP/1.1 headers; `skip` drops one more name.
-export function h2ToH1(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders, skip?: string): OutgoingHttpHeaders {
+// HTTP/2 headers as Node parses them (pseudo-headers included) -> HTTP/1.1 headers; `omit` names the fields
+// left out besides pseudo-headers (hop-by-hop ones unless told otherwise).
+export function h2ToH1(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders, omit: FieldFilter = isHopByHop): OutgoingHttpHeaders {
   for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name === skip) continue;
+    if (name.charCodeAt(0) === 58 /* ':' */ || omit(name)) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }

@@ -3,11 +3,11 @@
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../../errors.js';
-import { h1ResponseToH2, isHopByHop, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import { h1ResponseToH2, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
 import { TARGET, TOKEN } from '../../transport/http1-head.js';
 import { http1Head, writeChunk, type FieldFilter } from '../../transport/http1-write.js';
 import { AppConnection, type ExchangeEvents, type ExchangeResult } from './app-h1-connection.js';
-import { appUnavailable } from './app-request.js';
+import { appUnavailable, notFromCaller } from './app-request.js';
 import type { AppResponse, InboundRequest } from './types.js';
 import type { CancelSignal } from '../../pipeline/cancellation.js';
 
@@ -115,10 +115,7 @@ interface AppRequestHead {
   chunked: boolean;
 }
 
-// The fields of the caller's request that the app never sees from it: hop-by-hop ones, and the peer
-// identity, which only this sidecar sets.
-const notFromCaller: FieldFilter = (name) => isHopByHop(name) || name === PEER_IDENTITY_HEADER;
-// The same, with the caller's Content-Length replaced by the length of the body as read.
+// notFromCaller, and the caller's Content-Length too, replaced by the length of the body as read.
 const notFromCallerNorLength: FieldFilter = (name) => notFromCaller(name) || name === 'content-length';
 
 // The fields appH1Headers would give the app (the caller's, then host and the peer identity), written as

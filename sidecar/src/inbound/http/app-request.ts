@@ -1,12 +1,17 @@
 // What every request to the local app shares, whichever client carries it: its HTTP/1.1 headers, and how its failures read.
 import { AppUnavailableError } from '../../errors.js';
-import { h2ToH1, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import { h2ToH1, isHopByHop, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
+import type { FieldFilter } from '../../transport/http1-write.js';
 import type { InboundRequest } from './types.js';
 
-// The caller's own x-mesh-peer-identity is dropped: the app trusts this header, so only we set it.
+// The fields of the caller's request that the app never sees from it: hop-by-hop ones, and the peer
+// identity, which the app trusts, so only this sidecar sets it. The HTTP/1.1 pool writes its head with
+// the same filter (app-h1.ts), then host and the peer identity, as below.
+export const notFromCaller: FieldFilter = (name) => isHopByHop(name) || name === PEER_IDENTITY_HEADER;
+
 export function appH1Headers(req: InboundRequest): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  h2ToH1(req.headers, headers, PEER_IDENTITY_HEADER);
+  h2ToH1(req.headers, headers, notFromCaller);
   headers['host'] = req.authority;
   if (req.peerId !== null) headers[PEER_IDENTITY_HEADER] = req.peerId;
   return headers;
