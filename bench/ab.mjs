@@ -36,6 +36,7 @@ Options:
   --alloc           also sample what each sidecar allocates during the measured run (freed objects
                     included) and print kB per request: steadier than CPU time on a shared machine;
                     the sampler costs CPU of its own, so compare CPU figures only between --alloc runs
+  --alloc-top N     with --alloc: also list the N functions that allocated most in each build's last run
   --no-build        do not run tsc -b in this checkout first
   --help            this text
 `;
@@ -53,11 +54,12 @@ const args = parseCli(
     connections: { type: 'string', default: '32' },
     body: { type: 'string', default: '0' },
     alloc: { type: 'boolean', default: false },
+    'alloc-top': { type: 'string', default: '0' },
     'no-build': { type: 'boolean', default: false },
   },
   USAGE,
 );
-const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body), alloc: args.alloc };
+const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body), alloc: args.alloc, allocTop: Number(args['alloc-top']) };
 const MEM_PROBE = new URL('./lib/mem-probe.mjs', import.meta.url).href;
 const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const cleanup = stopOnExit(log);
@@ -117,7 +119,13 @@ async function runOnce(label, root, nodeArgs, env) {
       peakMB: { client: memoryDetail(m.client.pid).hwm / 1e6, server: memoryDetail(m.server.pid).hwm / 1e6 },
     };
     for (const side of ['client', 'server']) r[side].total = r[side].user + r[side].system;
-    if (P.alloc) for (const side of ['client', 'server']) r[side].allocKB = heapProfileByFunction(await waitForFile(allocFile(side)), REPO_ROOT, 1).totalBytes / requests / 1000;
+    if (P.alloc) {
+      for (const side of ['client', 'server']) {
+        const profile = heapProfileByFunction(await waitForFile(allocFile(side)), REPO_ROOT, Math.max(1, P.allocTop));
+        r[side].allocKB = profile.totalBytes / requests / 1000;
+        r[side].allocTop = profile.top.map((t) => ({ ...t, bytesPerRequest: t.bytes / requests }));
+      }
+    }
     r.pair = r.client.total + r.server.total;
     return r;
   } finally {
@@ -193,6 +201,15 @@ async function main() {
   }
   const change = (medians.head / medians.base - 1) * 100;
   process.stdout.write(`\npair CPU per request: head ${change >= 0 ? '+' : ''}${change.toFixed(1)} % vs base\n`);
+  if (P.alloc && P.allocTop > 0) {
+    for (const [label, b] of Object.entries(builds)) {
+      const last = b.runs[b.runs.length - 1];
+      for (const side of ['client', 'server']) {
+        process.stdout.write(`\n${label}, ${side} sidecar: the ${P.allocTop} largest allocators in its last run (bytes per request)\n\n| bytes | % | function |\n| --- | --- | --- |\n`);
+        for (const t of last[side].allocTop) process.stdout.write(`| ${fmt(t.bytesPerRequest)} | ${fmt(t.percent, 1)} | \`${t.function}\` |\n`);
+      }
+    }
+  }
 }
 
 runMain(main, cleanup, log);

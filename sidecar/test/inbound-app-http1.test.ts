@@ -84,6 +84,27 @@ describe('inbound HTTP/1.1 to the app', () => {
     expect(app.connections).toBe(1);
   });
 
+  it('reads a body that comes after its head, and does not reuse a connection the app wrote past its answer', async () => {
+    const app = await rawApp((head, socket) => {
+      if (head.startsWith('GET /late')) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n');
+        setTimeout(() => socket.write('later'), 10);
+        setTimeout(() => socket.write(' body'), 20);
+      } else if (head.startsWith('GET /extra')) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA');
+      } else {
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 60000\r\n\r\n${'x'.repeat(60_000)}`);
+      }
+    });
+    const port = await pairFor(app);
+    expect((await get(port, '/late')).body).toBe('later body');
+    expect((await get(port, '/big')).body).toBe('x'.repeat(60_000));
+    expect(app.connections).toBe(1);
+    expect((await get(port, '/extra')).body).toBe('ok');
+    expect((await get(port, '/late')).body).toBe('later body');
+    expect(app.connections).toBe(2);
+  });
+
   it('reads an answer that ends when the app closes, and opens a new connection after it', async () => {
     const app = await rawApp((_head, socket) => {
       socket.write('HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil ');

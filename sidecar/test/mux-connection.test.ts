@@ -194,6 +194,39 @@ describe('resets', () => {
     expect(client.usable).toBe(true);
   });
 
+  it('respondWhole sends head and body at once, splits a body past a frame, and stops an upload it answered early', async () => {
+    const { client, server } = await muxPair();
+    const big = randomBytes(MAX_FRAME_PAYLOAD * 3 + 5);
+    const serverStreams: MuxStream[] = [];
+    server.on('stream', (stream: MuxStream, head: IncomingHttpHeaders) => {
+      serverStreams.push(stream);
+      const path = String(head[':path']);
+      stream.respondWhole({ ':status': path === '/upload' ? 413 : 200, 'x-path': path }, path === '/big' ? big : path === '/empty' ? Buffer.alloc(0) : Buffer.from(`whole ${path}`));
+    });
+    const small = client.request({ ':method': 'GET', ':path': '/small' }, true);
+    const [smallHead, smallFlags] = await response(small);
+    expect(smallHead).toMatchObject({ ':status': '200', 'x-path': '/small' });
+    expect(smallFlags & FLAG_END).toBe(0);
+    expect((await readAll(small)).toString()).toBe('whole /small');
+    const empty = client.request({ ':method': 'GET', ':path': '/empty' }, true);
+    const [, emptyFlags] = await response(empty);
+    expect(emptyFlags & FLAG_END).toBe(FLAG_END);
+    expect((await readAll(empty)).length).toBe(0);
+    const large = client.request({ ':method': 'GET', ':path': '/big' }, true);
+    await response(large);
+    expect(sha256(await readAll(large))).toBe(sha256(big));
+    const upload = client.request({ ':method': 'POST', ':path': '/upload' }, false);
+    upload.write(Buffer.alloc(1024));
+    const [uploadHead] = await response(upload);
+    expect(uploadHead[':status']).toBe('413');
+    expect((await readAll(upload)).toString()).toBe('whole /upload');
+    upload.end();
+    await Promise.all([small, empty, large, upload, ...serverStreams].map((stream) => closed(stream)));
+    expect(serverStreams.map((stream) => stream.rstCode)).toEqual([Code.noError, Code.noError, Code.noError, Code.noError]);
+    expect(upload.resetReason).toMatch(/answered before/);
+    expect([client.active, server.active]).toEqual([0, 0]);
+  });
+
   // Regression: DATA went out before HEADERS, a protocol error at the peer.
   it('a server that writes a body before its head resets the stream with INTERNAL', async () => {
     const { client, server } = await muxPair();

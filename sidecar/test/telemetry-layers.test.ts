@@ -71,7 +71,8 @@ describe('inboundTelemetryLayer', () => {
     const res = await handler(inboundRequest({ traceparent: `00-${APP_TRACE}-${APP_SPAN}-01` }));
     // Not counted until the response body is done.
     expect(metric(t, /^mesh_requests_total\{direction="inbound"/)).toBe(0);
-    res.body.resume();
+    expect(res.body).toBe(body);
+    body.resume();
     body.end('ok');
     const spans = await receiver.waitForSpans((all) => all.some((s) => s.traceId === APP_TRACE && s.kind === 'SERVER'));
     const server = spans.find((s) => s.traceId === APP_TRACE && s.kind === 'SERVER')!;
@@ -186,9 +187,10 @@ describe('telemetry never fails a request', () => {
     t.tracing.startServerSpan = () => {
       throw new Error('broken tracer');
     };
-    const handler = compose(inboundTelemetryLayer(t))(async (): Promise<AppResponse> => ({ headers: { ':status': 200 }, body: Readable.from([]), tunnel: null, head: null }));
+    const body = Readable.from([]);
+    const handler = compose(inboundTelemetryLayer(t))(async (): Promise<AppResponse> => ({ headers: { ':status': 200 }, body, tunnel: null, head: null }));
     const res = await handler(inboundRequest({}));
-    await new Promise<void>((resolve) => res.body.on('close', resolve).resume());
+    await new Promise<void>((resolve) => body.on('close', resolve).resume());
     expect(res.headers[':status']).toBe(200);
     expect(metric(t, /^mesh_telemetry_errors_total /)).toBe(2);
     await t.close();

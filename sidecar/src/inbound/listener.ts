@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '@tsmesh/proto';
 import type { TlsMaterialSource } from '../identity/tls-material.js';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { isGrpc, respondGrpc, respondHttp2 } from '../errors-respond.js';
-import { relayToH2 } from '../pipeline/h2-relay.js';
+import { answerWhole, relayToH2 } from '../pipeline/h2-relay.js';
 import { appTarget } from './app-target.js';
 import { H2AppSessions } from './http/app-h2.js';
 import { H1AppPool } from './http/app-h1.js';
@@ -234,8 +234,10 @@ function isHttp2(stream: PeerStream): stream is ServerHttp2Stream {
 function writeAppResponse(stream: PeerStream, response: AppResponse, tunnels: SocketSet): void {
   const tunnel = response.tunnel;
   if (tunnel === null) {
+    const body = response.body;
+    if (Buffer.isBuffer(body)) return answerWhole(stream, response.headers, body);
     // Trailers (an h2 app's) reach the caller over HTTP/2 only; a tsmesh/1 caller's app spoke HTTP/1.1.
-    relayToH2(stream, response.headers, response.body, response.withTrailers === true && isHttp2(stream), response.headersOnly === true);
+    relayToH2(stream, response.headers, body, response.withTrailers === true && isHttp2(stream), response.headersOnly === true);
     return;
   }
   if (stream.destroyed || stream.closed) {

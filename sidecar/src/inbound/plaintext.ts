@@ -69,7 +69,9 @@ function serveRequest(handler: InboundHandler, req: IncomingMessage, res: Server
     (response) => {
       const { ':status': status, ...headers } = response.headers;
       res.writeHead(Number(status ?? 502), headers);
-      response.body.pipe(res);
+      const body = response.body;
+      if (Buffer.isBuffer(body)) res.end(body);
+      else body.pipe(res);
     },
     (error: unknown) => respondHttp1(res, toMeshError(error, 'inbound')),
   );

@@ -8,6 +8,18 @@ export interface AnswerStream extends Writable {
   respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean; waitForTrailers?: boolean }): void;
   close(code?: number): void;
   sendTrailers(headers: OutgoingHttpHeaders): void;
+  // tsmesh/1: the head and a whole body in one go.
+  respondWhole?(headers: OutgoingHttpHeaders, body: Buffer): void;
+}
+
+// An answer whose body was read whole with its head (a Buffer, not a stream).
+export function answerWhole(stream: AnswerStream, headers: OutgoingHttpHeaders, body: Buffer): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.respondWhole !== undefined) return stream.respondWhole(headers, body);
+  if (body.length === 0) return stream.respond(headers, { endStream: true });
+  stream.respond(headers);
+  // node:http2 ends the stream itself on respond() for an answer that has no body (HEAD, 204, 304).
+  if (!stream.writableEnded) stream.end(body);
 }
 
 // withTrailers: the body is an HTTP/2 stream whose trailers (grpc-status, grpc-message) must follow it.

@@ -43,19 +43,19 @@ function reportCompleted(t: Telemetry, tap: TapSink | undefined, direction: 'inb
 }
 
 // A request is done when its answer is: an accepted upgrade at the tunnel's opening (the tunnel's lifetime is
-// not a latency), else once the body has closed.
-function whenAnswered(body: Readable, tunnel: boolean, done: () => void): void {
-  if (tunnel) done();
+// not a latency), else once the body has closed (a body read whole with its head: at once).
+function whenAnswered(body: Readable | Buffer, tunnel: boolean, done: () => void): void {
+  if (tunnel || Buffer.isBuffer(body)) done();
   else whenClosed(body, done);
 }
 
 // gRPC's result is grpc-status: in the response headers of a trailers-only answer, else in the trailers.
-function watchGrpcStatus(headers: Readonly<Record<string, unknown>>, body: NodeJS.EventEmitter, end: SpanEnd): void {
+function watchGrpcStatus(headers: Readonly<Record<string, unknown>>, body: NodeJS.EventEmitter | Buffer, end: SpanEnd): void {
   const contentType = headers['content-type'];
   if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return;
   const inHeaders = headers['grpc-status'];
   if (typeof inHeaders === 'string') end.grpcStatus = inHeaders;
-  else body.once('trailers', (trailers: Record<string, unknown>) => {
+  else if (!Buffer.isBuffer(body)) body.once('trailers', (trailers: Record<string, unknown>) => {
     const status = trailers['grpc-status'];
     if (typeof status === 'string') end.grpcStatus = status;
   });

@@ -10,8 +10,11 @@ const ANSWER_BUFFER_BYTES = 64 * 1024;
 
 export interface ExchangeResult {
   head: ResponseHead;
-  body: Readable;
+  // A Buffer when the whole body came in the same read as the head (nearly every small answer).
+  body: Readable | Buffer;
 }
+
+const NO_BODY = Buffer.alloc(0);
 
 // What one request reports; exactly one of answered/failed first, then finished once.
 export interface ExchangeEvents {
@@ -88,12 +91,24 @@ export class AppConnection {
       buf = buf.subarray(head.length);
       // Informational answers (100 Continue, 103 Early Hints) come before the real one.
       if (head.status < 200) continue;
+      const whole = wholeBody(head, buf);
+      if (whole !== null) return this.answeredWhole(head, whole, buf.length > whole.length);
       this.start(head);
     }
     if (buf.length === 0) return;
     // Bytes after a whole answer: the app spoke out of turn, and the connection is not reused.
     if (this.events === null) this.socket.destroy();
     else this.readBody(buf);
+  }
+
+  // No stream for a body that is all here: the exchange is over as it is answered.
+  private answeredWhole(head: ResponseHead, body: Buffer, bytesAfter: boolean): void {
+    this.head = head;
+    const events = this.events as ExchangeEvents;
+    events.answered({ head, body });
+    this.finish(this.requestSent && head.keepAlive);
+    // Bytes after a whole answer: the app spoke out of turn, and the connection is not reused.
+    if (bytesAfter) this.socket.destroy();
   }
 
   private start(head: ResponseHead): void {
@@ -183,4 +198,11 @@ export class AppConnection {
     if (!reusable) this.socket.destroy();
     events.finished(reusable);
   }
+}
+
+// The answer's body when it is all in `rest` (what followed the head in this read), else null.
+function wholeBody(head: ResponseHead, rest: Buffer): Buffer | null {
+  if (head.framing === 'none') return NO_BODY;
+  if (head.framing !== 'length' || rest.length < head.contentLength) return null;
+  return rest.length === head.contentLength ? rest : rest.subarray(0, head.contentLength);
 }

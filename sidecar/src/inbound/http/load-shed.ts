@@ -14,8 +14,9 @@ export function loadShedLayer(shedder: LoadShedder, onShed?: () => void): Inboun
     return next(req).then(
       (response) => {
         // In flight until the response body is done, not just until its headers.
-        if (response.body.destroyed || response.body.readableEnded) leave();
-        else response.body.once('close', leave);
+        const body = response.body;
+        if (Buffer.isBuffer(body) || body.destroyed || body.readableEnded) leave();
+        else body.once('close', leave);
         return response;
       },
       (error: unknown) => {

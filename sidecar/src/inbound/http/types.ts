@@ -32,7 +32,8 @@ export interface InboundRequest {
 export interface AppResponse {
   // HTTP/2-ready, ':status' included.
   headers: OutgoingHttpHeaders;
-  body: Readable;
+  // A Buffer when the whole body came with the head (then nothing streams, and the answer is done).
+  body: Readable | Buffer;
   // For an accepted upgrade: the app's socket, and bytes it sent right after its 101.
   tunnel: Duplex | null;
   head: Buffer | null;

@@ -220,9 +220,8 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     const limit = this.options.maxStreams ?? DEFAULT_MAX_STREAMS;
     if (this.drainingLocal) return this.sendReset(id, Code.refused, 'the peer is draining; not processed, send it elsewhere');
     if (this.streams.size >= limit) return this.sendReset(id, Code.refused, `more than ${limit} concurrent streams; not processed`);
-    const stream = new MuxStream(id, this, true);
+    const stream = new MuxStream(id, this, true, null, (flags & FLAG_END) !== 0);
     this.streams.set(id, stream);
-    if ((flags & FLAG_END) !== 0) stream.requestEndedAtHeaders();
     this.emit('stream', stream, headers);
   }
 

@@ -1,11 +1,18 @@
 // One tsmesh/1 exchange as a Duplex: the body out with credit-based flow control, the body in with credit granted as it is read.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { Duplex } from 'node:stream';
+import { Duplex, type DuplexOptions } from 'node:stream';
 import { Code, encodeHeaderFrame, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_CREDIT, MAX_FRAME_PAYLOAD } from './frames.js';
 import { ReceiveCredit } from './receive-credit.js';
 import type { StreamLink } from './stream-link.js';
 
 const EMPTY = Buffer.alloc(0);
+
+// Node documents Duplex's readable/writable options (false: that side starts ended); @types/node 20 lacks them.
+type EndableDuplexOptions = DuplexOptions & { readable: boolean; writable: boolean };
+
+function duplexOptions(client: boolean, requestEnds: boolean): EndableDuplexOptions {
+  return { allowHalfOpen: true, writable: !(requestEnds && client), readable: !(requestEnds && !client) };
+}
 
 interface BlockedWrite {
   chunk: Buffer;
@@ -34,6 +41,9 @@ export class MuxStream extends Duplex {
   private blocked: BlockedWrite | null = null;
   private finalPending: ((error?: Error | null) => void) | null = null;
 
+  // requestEnds: the request has no body. On a client stream its HEADERS carry END; on a server stream
+  // (requestFrame null) the peer's did. That side of the Duplex is made ended from the start: no end()
+  // or push(null), whose events and ticks were a measurable share of each exchange's cost.
   constructor(
     readonly id: number,
     private readonly link: StreamLink,
@@ -42,15 +52,19 @@ export class MuxStream extends Duplex {
     private readonly requestFrame: Buffer | null = null,
     private readonly requestEnds = false,
   ) {
-    super({ allowHalfOpen: true });
+    super(duplexOptions(requestFrame !== null, requestEnds));
     this.received = new ReceiveCredit(id, link);
     this.started = started;
     // A server stream exists because its HEADERS arrived.
     this.headersReceived = requestFrame === null;
     this.sendCredit = started ? INITIAL_WINDOW : 0;
     if (requestEnds) {
-      this.localEnded = true;
-      this.end();
+      if (requestFrame !== null) {
+        this.localEnded = true;
+      } else {
+        this.endAfterHeaders = true;
+        this.remoteEnded = true;
+      }
     }
   }
 
@@ -86,6 +100,34 @@ export class MuxStream extends Duplex {
     }
   }
 
+  // Server: an answer read whole from the app, head and body in one go instead of through the Writable side.
+  respondWhole(headers: OutgoingHttpHeaders, body: Buffer): void {
+    if (body.length === 0) return this.respond(headers, { endStream: true });
+    if (this.headersSent || this.settledOnce) return;
+    // Past the credit, the body waits in the Writable side like any other.
+    if (body.length > Math.min(this.sendCredit, this.link.sendable, MAX_FRAME_PAYLOAD)) {
+      this.respond(headers);
+      if (this.headersSent && !this.settledOnce) this.end(body);
+      return;
+    }
+    let frame: Buffer;
+    try {
+      frame = encodeHeaderFrame(headers);
+    } catch (error) {
+      if (!(error instanceof HeaderBlockError)) throw error;
+      this.close(Code.internal, `the answer cannot be carried: ${error.message}`);
+      return;
+    }
+    this.headersSent = true;
+    this.link.sendHeaders(this.id, frame, false);
+    this.link.sendData(this.id, body, true);
+    this.sendCredit -= body.length;
+    this.localEnded = true;
+    this.end();
+    this.answeredBeforeUpload();
+    this.settleIfDone();
+  }
+
   // Never sent on this transport: an exchange that needs trailers is carried over HTTP/2.
   sendTrailers(_headers: OutgoingHttpHeaders): void {}
 
@@ -98,13 +140,6 @@ export class MuxStream extends Duplex {
       this.settle();
     }
     if (!this.destroyed) this.destroy();
-  }
-
-  // Server: the request's HEADERS carried END, so no body follows.
-  requestEndedAtHeaders(): void {
-    this.endAfterHeaders = true;
-    this.remoteEnded = true;
-    this.push(null);
   }
 
   // Returns a reason when the peer sent a second head.
@@ -286,7 +321,7 @@ export class MuxStream extends Duplex {
       this.rstCode = Code.noError;
       this.settle();
       // As node:http2 does: a body the server never looked at (a GET's empty one) is dumped, or the stream never ends and never closes.
-      if (this.requestFrame === null && this.readableFlowing === null && !this.readableDidRead) this.resume();
+      if (this.requestFrame === null && !this.endAfterHeaders && this.readableFlowing === null && !this.readableDidRead) this.resume();
     }
   }
 
