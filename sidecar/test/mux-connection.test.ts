@@ -227,6 +227,36 @@ describe('resets', () => {
     expect([client.active, server.active]).toEqual([0, 0]);
   });
 
+  it('readWhole takes an answer that has all arrived, and leaves one still coming to be read as a stream', async () => {
+    const { client, server } = await muxPair();
+    const later: MuxStream[] = [];
+    server.on('stream', (stream: MuxStream, head: IncomingHttpHeaders) => {
+      if (head[':path'] === '/now') return stream.respondWhole({ ':status': 200 }, Buffer.from('all here'));
+      if (head[':path'] === '/empty') return stream.respond({ ':status': 204 }, { endStream: true });
+      stream.respond({ ':status': 200 });
+      stream.write('first ');
+      later.push(stream);
+    });
+    const now = client.request({ ':method': 'GET', ':path': '/now' }, true);
+    await response(now);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(now.readWhole()?.toString()).toBe('all here');
+    await closed(now);
+    expect(now.rstCode).toBe(Code.noError);
+    const empty = client.request({ ':method': 'GET', ':path': '/empty' }, true);
+    await response(empty);
+    expect(empty.readWhole()?.length).toBe(0);
+    await closed(empty);
+    const streaming = client.request({ ':method': 'GET', ':path': '/later' }, true);
+    await response(streaming);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(streaming.readWhole()).toBeNull();
+    later[0]!.end('then the rest');
+    expect((await readAll(streaming)).toString()).toBe('first then the rest');
+    await closed(streaming);
+    expect([client.active, server.active]).toEqual([0, 0]);
+  });
+
   // Regression: DATA went out before HEADERS, a protocol error at the peer.
   it('a server that writes a body before its head resets the stream with INTERNAL', async () => {
     const { client, server } = await muxPair();

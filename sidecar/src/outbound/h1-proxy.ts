@@ -9,6 +9,7 @@ import type { H1Exchange } from './h1-connection.js';
 import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, isHopByHop } from '../pipeline/headers.js';
 import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
+import { MuxStream } from '../transport/mux/stream.js';
 
 export interface RequestTarget {
   authority: string;
@@ -80,6 +81,13 @@ function writeUpstream(answer: H1Answer, upstream: UpstreamResponse): void {
     return;
   }
   answer.writeHead(upstream.status, upstream.headers, isHopByHop);
+  // Nearly every small answer has all come with its head: written at once, without a flowing stream.
+  const whole = body instanceof MuxStream ? body.readWhole() : null;
+  if (whole !== null) {
+    answer.write(whole);
+    answer.end();
+    return;
+  }
   const resume = (): void => {
     body.resume();
   };

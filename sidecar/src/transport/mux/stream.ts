@@ -33,6 +33,8 @@ export class MuxStream extends Duplex {
   private headersReceived: boolean;
   private localEnded = false;
   private remoteEnded = false;
+  // The peer's END arrived (remoteEnded is also set by a reset).
+  private endReceived = false;
   private settledOnce = false;
   // A client stream waits for a free stream slot before its HEADERS go out; until then it has no credit.
   private started: boolean;
@@ -128,6 +130,16 @@ export class MuxStream extends Duplex {
     this.settleIfDone();
   }
 
+  // Client: the answer's whole body if all of it has arrived and nothing read it yet, else null (read it as a stream).
+  // Taking it ends the readable side, as reading to the end would.
+  readWhole(): Buffer | null {
+    if (!this.endReceived || this.destroyed || this.readableFlowing !== null || this.readableDidRead) return null;
+    // read() hands over all that is buffered and, the end having come, ends the readable side (null: nothing was).
+    const data = (this.read() as Buffer | null) ?? EMPTY;
+    this.received.reportRead(this.readableLength);
+    return data;
+  }
+
   // Never sent on this transport: an exchange that needs trailers is carried over HTTP/2.
   sendTrailers(_headers: OutgoingHttpHeaders): void {}
 
@@ -149,6 +161,7 @@ export class MuxStream extends Duplex {
     if ((flags & FLAG_END) !== 0) {
       this.endAfterHeaders = true;
       this.remoteEnded = true;
+      this.endReceived = true;
     }
     this.emit('response', headers, flags);
     if (this.remoteEnded) {
@@ -164,7 +177,10 @@ export class MuxStream extends Duplex {
     if (!this.headersReceived) return 'DATA before HEADERS';
     const overrun = this.received.take(payload.length);
     if (overrun !== undefined) return overrun;
-    if (end) this.remoteEnded = true;
+    if (end) {
+      this.remoteEnded = true;
+      this.endReceived = true;
+    }
     let wantsMore = true;
     if (payload.length > 0) {
       if (this.destroyed) {
