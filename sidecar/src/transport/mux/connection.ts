@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_STREAMS_BEFORE_HELLO, Code, DEFAULT_MAX_STREAMS, decodeHeaders, encodeHeaderFrame, FLAG_END, Frame, FrameReader, HeaderBlockError, reasonText, stampFrame, textFrame } from './frames.js';
 import { MuxStream } from './stream.js';
+import { StreamTable } from './stream-table.js';
 import type { StreamLink } from './stream-link.js';
 import { ConnectionWindow } from './connection-window.js';
 import { FrameWriter } from './frame-writer.js';
@@ -23,7 +24,7 @@ export interface MuxConnectionOptions {
 // Events: 'stream' (server: a new exchange, with its headers), 'hello' (client: the server took our
 // certificate and said its limits), 'drain' (the peer takes no new streams), 'close'.
 export class MuxConnection extends EventEmitter implements StreamLink {
-  private readonly streams = new Map<number, MuxStream>();
+  private readonly streams = new StreamTable<MuxStream>();
   private readonly waiting: MuxStream[] = [];
   private readonly reader: FrameReader;
   private readonly window = new ConnectionWindow();
@@ -241,7 +242,7 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     this.drainingRemote = true;
     if (code !== Code.noError) this.failure ??= `the peer ended the connection: ${reason}`;
     // Streams the peer never saw were not processed: the retry layer may send them elsewhere.
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.values()) {
       if (this.role === 'client' && stream.id > lastId) stream.onReset(Code.refused, `the peer is draining (${reason}); not processed`);
     }
     this.emit('drain');
@@ -285,7 +286,7 @@ export class MuxConnection extends EventEmitter implements StreamLink {
     // Taken first: each reset frees a slot, and a waiting stream must not start on a connection that is ending.
     const waiting = new Set(this.waiting);
     this.waiting.length = 0;
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.values()) {
       // A request that never left (waiting for a slot) was not processed, whatever happened to the connection.
       stream.onReset(waiting.has(stream) ? Code.refused : code, reason);
     }
