@@ -84,14 +84,8 @@ export class MuxStream extends Duplex {
   respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean }): void {
     if (this.headersSent || this.settledOnce) return;
     const end = options?.endStream === true;
-    let frame: Buffer;
-    try {
-      frame = encodeHeaderFrame(headers);
-    } catch (error) {
-      if (!(error instanceof HeaderBlockError)) throw error;
-      this.close(Code.internal, `the answer cannot be carried: ${error.message}`);
-      return;
-    }
+    const frame = this.answerFrame(headers);
+    if (frame === null) return;
     this.headersSent = true;
     this.link.sendHeaders(this.id, frame, end);
     if (end) {
@@ -99,6 +93,17 @@ export class MuxStream extends Duplex {
       this.end();
       this.answeredBeforeUpload();
       this.settleIfDone();
+    }
+  }
+
+  // The answer's HEADERS frame, or null when its fields cannot be carried (the stream is reset instead).
+  private answerFrame(headers: OutgoingHttpHeaders): Buffer | null {
+    try {
+      return encodeHeaderFrame(headers);
+    } catch (error) {
+      if (!(error instanceof HeaderBlockError)) throw error;
+      this.close(Code.internal, `the answer cannot be carried: ${error.message}`);
+      return null;
     }
   }
 
@@ -112,14 +117,8 @@ export class MuxStream extends Duplex {
       if (this.headersSent && !this.settledOnce) this.end(body);
       return;
     }
-    let frame: Buffer;
-    try {
-      frame = encodeHeaderFrame(headers);
-    } catch (error) {
-      if (!(error instanceof HeaderBlockError)) throw error;
-      this.close(Code.internal, `the answer cannot be carried: ${error.message}`);
-      return;
-    }
+    const frame = this.answerFrame(headers);
+    if (frame === null) return;
     this.headersSent = true;
     this.link.sendHeaders(this.id, frame, false);
     this.link.sendData(this.id, body, true);
