@@ -48,4 +48,15 @@ describe('HeadBuilder', () => {
     expect(small.toString('latin1')).toBe('HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n');
     expect(large.toString('latin1', 0, 17)).toBe('HTTP/1.1 200 OK\r\n');
   });
+
+  it('done(body) is the head followed by the body, in one buffer', () => {
+    fc.assert(
+      fc.property(headers, fc.uint8Array({ maxLength: 9_000 }), (fields, bytes) => {
+        const body = Buffer.from(bytes);
+        const head = builder.start().text('HTTP/1.1 200 OK\r\n').fields(fields, () => false).done();
+        const whole = builder.start().text('HTTP/1.1 200 OK\r\n').fields(fields, () => false).done(body);
+        expect(whole.equals(Buffer.concat([head, body]))).toBe(true);
+      }),
+    );
+  });
 });

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { MeshError } from '../errors.js';
 import { answerFor } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
-import { http1Head, writeChunk, type FieldFilter } from '../transport/http1-write.js';
+import { http1Head, writeChunk, type FieldFilter, type HeadBuilder } from '../transport/http1-write.js';
 
 const KEEP_ALL: FieldFilter = () => false;
 const statusLines: string[] = [];
@@ -64,13 +64,38 @@ export class H1Answer {
 
   // omit: the fields of `headers` that stay out of the head (pseudo-headers always do).
   writeHead(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, omit: FieldFilter = KEEP_ALL): void {
-    if (this.closed || this.headSent) return;
+    const head = this.startHead(status, headers, omit, -1);
+    if (head !== null) this.pendingHead = head.done();
+  }
+
+  // An answer whose body is all here, in one write: the head (with the body's length if the peer's head
+  // had none, so no chunked framing) and the body.
+  writeWhole(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, omit: FieldFilter, body: Buffer): void {
+    const declared = headers['content-length'];
+    const head = this.startHead(status, headers, omit, body.length);
+    if (head === null) return;
+    if (this.bodyAllowed && declared !== undefined && Number(declared) !== body.length) {
+      // Not what its head said: relayed as it is, as a streamed body would be.
+      this.pendingHead = head.done();
+      this.write(body);
+      return this.end();
+    }
+    this.finished = true;
+    this.socket.write(this.bodyAllowed && body.length > 0 ? head.done(body) : head.done());
+    this.done();
+  }
+
+  // wholeLength: the body's length when it is known whole, else -1.
+  private startHead(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, omit: FieldFilter, wholeLength: number): HeadBuilder | null {
+    if (this.closed || this.headSent) return null;
     this.headSent = true;
     this.bodyAllowed = this.head.method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
     const head = http1Head.start().text(statusLine(status)).fields(headers, omit);
     if (headers['date'] === undefined) head.line('date', httpDate());
     if (this.bodyAllowed && headers['content-length'] === undefined) {
-      if (this.head.minorVersion === 1) {
+      if (wholeLength >= 0) {
+        head.line('content-length', String(wholeLength));
+      } else if (this.head.minorVersion === 1) {
         this.chunked = true;
         head.text('transfer-encoding: chunked\r\n');
       } else {
@@ -79,7 +104,7 @@ export class H1Answer {
     }
     if (!this.keepAlive) head.text('connection: close\r\n');
     else if (this.head.minorVersion === 0) head.text('connection: keep-alive\r\n');
-    this.pendingHead = head.done();
+    return head;
   }
 
   // false: the app reads slower than the peer sends; wait for whenDrained.

@@ -61,7 +61,14 @@ class H1Connection {
   start(): void {
     const socket = this.socket;
     socket.setNoDelay(true);
-    socket.setTimeout(this.handlers.idleTimeoutMs, () => socket.destroy());
+    // Armed once: node restarts it on every read and write. A request waiting for its answer (or its body)
+    // is not idle; rearming per request cost a timer object and a bound function each time.
+    socket.setTimeout(this.handlers.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (this.detached) return;
+      if (this.exchange === null && this.decoder === null) socket.destroy();
+      else socket.setTimeout(this.handlers.idleTimeoutMs);
+    });
     socket.on('data', this.onData);
     socket.on('end', () => {
       this.appEnded = true;
@@ -102,7 +109,7 @@ class H1Connection {
         this.startHeadTimer();
         return;
       }
-      this.clearHeadTimer();
+      if (this.clearHeadTimer()) this.socket.setTimeout(this.handlers.idleTimeoutMs);
       if (head instanceof HttpParseError) return this.refuse(head);
       this.pending = head.length < buf.length ? buf.subarray(head.length) : null;
       this.begin(head);
@@ -146,7 +153,6 @@ class H1Connection {
       this.handlers.upgrade(head, this.socket, rest);
       return;
     }
-    this.socket.setTimeout(0);
     const hasBody = head.chunked || head.contentLength > 0;
     const body = hasBody ? new RequestBody(this) : null;
     if (body !== null) {
@@ -176,7 +182,6 @@ class H1Connection {
       this.socket.end();
       return;
     }
-    if (this.decoder === null) this.socket.setTimeout(this.handlers.idleTimeoutMs);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.pending !== null) this.process();
   }
@@ -200,9 +205,11 @@ class H1Connection {
     this.headTimer.unref();
   }
 
-  private clearHeadTimer(): void {
-    if (this.headTimer === null) return;
+  // Whether a head timer was running (the idle timer was off meanwhile).
+  private clearHeadTimer(): boolean {
+    if (this.headTimer === null) return false;
     clearTimeout(this.headTimer);
     this.headTimer = null;
+    return true;
   }
 }

@@ -80,14 +80,10 @@ function writeUpstream(answer: H1Answer, upstream: UpstreamResponse): void {
     body.destroy();
     return;
   }
-  answer.writeHead(upstream.status, upstream.headers, isHopByHop);
   // Nearly every small answer has all come with its head: written at once, without a flowing stream.
   const whole = body instanceof MuxStream ? body.readWhole() : null;
-  if (whole !== null) {
-    answer.write(whole);
-    answer.end();
-    return;
-  }
+  if (whole !== null) return answer.writeWhole(upstream.status, upstream.headers, isHopByHop, whole);
+  answer.writeHead(upstream.status, upstream.headers, isHopByHop);
   const resume = (): void => {
     body.resume();
   };

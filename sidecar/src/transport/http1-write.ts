@@ -43,11 +43,12 @@ export class HeadBuilder {
     return this;
   }
 
-  // The blank line that ends the head, and the head as a buffer of its own.
-  done(): Buffer {
+  // The blank line that ends the head, and the head (followed by `body`, if given) as a buffer of its own.
+  done(body?: Buffer): Buffer {
     this.text('\r\n');
-    const head = Buffer.allocUnsafe(this.at);
+    const head = Buffer.allocUnsafe(this.at + (body?.length ?? 0));
     this.scratch.copy(head, 0, 0, this.at);
+    body?.copy(head, this.at);
     return head;
   }
 

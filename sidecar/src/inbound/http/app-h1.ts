@@ -110,6 +110,7 @@ class AppExchange implements ExchangeEvents {
 }
 
 interface AppRequestHead {
+  // The head, and a body held as a Buffer right after it: one write.
   bytes: Buffer;
   // A streamed body of unknown length goes chunked.
   chunked: boolean;
@@ -130,16 +131,13 @@ function requestHead(req: InboundRequest, upload: Buffer | Readable | null): App
   if (Buffer.isBuffer(upload)) head.line('content-length', String(upload.length));
   else if (chunked) head.text('transfer-encoding: chunked\r\n');
   else if (upload === null && callerLength === undefined && PAYLOAD_METHODS.has(req.method)) head.text('content-length: 0\r\n');
-  return { bytes: head.done(), chunked };
+  return { bytes: head.done(Buffer.isBuffer(upload) && upload.length > 0 ? upload : undefined), chunked };
 }
 
-// Writes the head and the body (a Buffer in the same write; a stream with backpressure, chunked unless its length is known).
+// Writes the head and the body (a Buffer is already in the head's bytes; a stream goes with backpressure, chunked unless its length is known).
 function writeRequest(socket: Socket, head: AppRequestHead, upload: Buffer | Readable | null, sent: () => void): void {
   if (upload === null || Buffer.isBuffer(upload)) {
-    socket.cork();
     socket.write(head.bytes);
-    if (upload !== null && upload.length > 0) socket.write(upload);
-    socket.uncork();
     sent();
     return;
   }
