@@ -15,8 +15,9 @@ export class ConnectionWindow {
   // Body bytes the peer may still send before this side grants more.
   private receiveCredit = CONNECTION_WINDOW;
   private toGrant = 0;
-  // In the order they ran out, so credit goes to the longest waiter first.
-  private readonly waiting = new Set<CreditWaiter>();
+  // In the order they ran out, so credit goes to the longest waiter first. An array, not a Set: a
+  // long-lived Set with entries coming and going keeps them all alive for the scavenger (stream-table.ts).
+  private readonly waiting: CreditWaiter[] = [];
 
   get sendable(): number {
     return this.sendCredit;
@@ -27,20 +28,21 @@ export class ConnectionWindow {
   }
 
   wait(stream: CreditWaiter): void {
-    this.waiting.add(stream);
+    if (!this.waiting.includes(stream)) this.waiting.push(stream);
   }
 
   forget(stream: CreditWaiter): void {
-    this.waiting.delete(stream);
+    const at = this.waiting.indexOf(stream);
+    if (at >= 0) this.waiting.splice(at, 1);
   }
 
   // The peer granted credit. Returns a reason when that breaks the protocol.
   granted(increment: number): string | undefined {
     if (this.sendCredit + increment > MAX_CREDIT) return `connection credit above ${MAX_CREDIT} bytes`;
     this.sendCredit += increment;
-    for (const stream of [...this.waiting]) {
+    for (const stream of this.waiting.slice()) {
       if (this.sendCredit <= 0) break;
-      this.waiting.delete(stream);
+      this.forget(stream);
       stream.resumeSending();
     }
     return undefined;
