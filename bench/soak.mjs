@@ -77,11 +77,12 @@ async function main() {
   const dir = makeTempDir('soak');
   const probeFile = (role) => join(dir, `probe-${role}.json`);
   // The probe is preloaded with --import: heap figures without a change to the sidecar.
-  const nodeArgs = [...P.nodeArgs, '--import', new URL('./lib/mem-probe.mjs', import.meta.url).href];
+  const nodeArgs = [...P.nodeArgs, '--expose-gc', '--import', new URL('./lib/mem-probe.mjs', import.meta.url).href];
+  const gcFile = (role) => join(dir, `gc-${role}.jsonl`);
   const allocFile = (role) => join(dir, `alloc-${role}.heapprofile`);
   // The window starts a quarter into the load (start-up and warm-up are not what a request costs).
   const alloc = (role) => (args['alloc-profile'] ? { MEM_PROBE_ALLOC_FILE: allocFile(role), MEM_PROBE_ALLOC_DELAY_MS: String((P.idle + P.duration / 4 + 5) * 1000), MEM_PROBE_ALLOC_DURATION_MS: String(Math.min(30, P.duration / 2) * 1000) } : {});
-  const envFor = (role) => ({ NODE_OPTIONS: P.nodeOptions, MEM_PROBE_FILE: probeFile(role), MEM_PROBE_INTERVAL_MS: String(Math.min(1000, P.every * 500)), ...alloc(role) });
+  const envFor = (role) => ({ NODE_OPTIONS: P.nodeOptions, MEM_PROBE_FILE: probeFile(role), MEM_PROBE_INTERVAL_MS: String(Math.min(1000, P.every * 500)), MEM_PROBE_GC_FILE: gcFile(role), ...alloc(role) });
   const nginx = await startNginx(dir);
   const cp = await startControlPlane(join(dir, 'mesh-data'));
   const m = await startMeshPair(cp, nginx.port, nodeArgs, envFor);
@@ -99,6 +100,25 @@ async function main() {
     }
     samples.push(s);
   };
+  // A full GC forced in both sidecars; what the heap keeps after it is what a leak would grow.
+  const checkpoints = [];
+  const checkpoint = async (name) => {
+    const c = { name, t: (Date.now() - t0) / 1000 };
+    await Promise.all(
+      Object.entries(roles).map(async ([role, proc]) => {
+        const lines = () => (existsSync(gcFile(role)) ? readFileSync(gcFile(role), 'utf8').split('\n').filter(Boolean) : []);
+        const before = lines().length;
+        process.kill(proc.pid, 'SIGUSR2');
+        for (let waited = 0; lines().length === before; waited += 50) {
+          if (waited > 10_000) throw new Error(`the ${role} sidecar did not answer a forced GC within 10 s`);
+          await sleep(50);
+        }
+        c[role] = JSON.parse(lines().at(-1));
+      }),
+    );
+    checkpoints.push(c);
+    log(`checkpoint ${name}: heap after a full GC client ${(c.client.heapUsed / 1e6).toFixed(1)} MB, server ${(c.server.heapUsed / 1e6).toFixed(1)} MB`);
+  };
   const timer = setInterval(sample, P.every * 1000);
   sample();
   log(`pair up (NODE_OPTIONS: ${P.nodeOptions || 'none'}; node args: ${P.nodeArgs.join(' ') || 'none'}); idle ${P.idle} s`);
@@ -107,6 +127,9 @@ async function main() {
   log(`load: ${P.rate} req/s over ${P.connections} connections for ${P.duration} s`);
   const loadStart = samples.length;
   const load = startProcess('openloop-soak', process.execPath, [join(BENCH_DIR, 'lib', 'openloop.mjs'), '--port', String(m.entryPort), '--host-header', m.hostHeader, '--rate', String(P.rate), '--duration', String(P.duration), '--warmup', '0', '--connections', String(P.connections)]);
+  // After the warm-up, and in the load's first half so the second half's trends run undisturbed.
+  const warm = Math.min(60, P.duration / 10);
+  const warmCheckpoint = sleep(warm * 1000).then(() => checkpoint('after warm-up'));
   const progress = setInterval(() => {
     const last = samples.at(-1);
     log(`t=${Math.round(last.t)} s  RSS client ${(last.client.rss / 1e6).toFixed(1)} MB, server ${(last.server.rss / 1e6).toFixed(1)} MB`);
@@ -114,6 +137,8 @@ async function main() {
   const code = await load.exited;
   clearInterval(progress);
   sample();
+  await warmCheckpoint;
+  await checkpoint('end of load');
   const loadEnd = samples.length;
   const line = load.output().split('\n').find((l) => l.startsWith('{"rate"'));
   if (code !== 0 || !line) throw new Error(`the load client failed (${code}):\n${load.output()}`);
@@ -123,7 +148,13 @@ async function main() {
   await sleep(P.idle * 1000);
   clearInterval(timer);
   sample();
-  const results = analyse(samples, loadStart, loadEnd, client);
+  await checkpoint('end of idle');
+  const results = analyse(samples, loadStart, loadEnd, client, checkpoints);
+  // A refusal or an error is explained in the sidecars' own log lines: keep their last ones with the run.
+  if (client.non2xx > 0 || client.errors > 0) {
+    results.sidecarLogTails = Object.fromEntries(Object.entries(roles).map(([role, proc]) => [role, proc.output()]));
+    for (const [role, tail] of Object.entries(results.sidecarLogTails)) log(`${role} sidecar's last log lines:\n${tail}`);
+  }
   results.startedAt = started.toISOString();
   results.machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', kernel: release(), node: process.version };
   results.params = P;
@@ -149,7 +180,7 @@ async function main() {
   log(`wrote ${base}.md, ${base}.json and ${join(args.out, 'soak-latest.md')}`);
 }
 
-function analyse(samples, loadStart, loadEnd, client) {
+function analyse(samples, loadStart, loadEnd, client, checkpoints) {
   const during = samples.slice(loadStart, loadEnd);
   const secondHalf = during.slice(Math.floor(during.length / 2));
   const idleBefore = samples.slice(0, loadStart);
@@ -175,11 +206,23 @@ function analyse(samples, loadStart, loadEnd, client) {
       rssSlopeMBPerMin: slopePerMinute(secondHalf.map((s) => [s.t, at(s, 'rss') / 1e6])),
       heapFloorSlopeMBPerMin: slopePerMinute(floors(secondHalf.map((s) => [s.t, at(s, 'heapUsed') / 1e6]), window)),
       cpuSecondsPer1k: cpuLoad / (client.completed / 1000),
+      ...retained(checkpoints, role),
     };
   }
-  const result = { client, sidecars: per };
+  const result = { client, sidecars: per, checkpoints };
   result.verdicts = verdicts(per);
   return result;
+}
+
+// The heap after a forced full GC, from the warm-up checkpoint to the end of the load: per minute and
+// per request at the run's fixed rate.
+function retained(checkpoints, role) {
+  const from = checkpoints.find((c) => c.name === 'after warm-up')?.[role];
+  const to = checkpoints.find((c) => c.name === 'end of load')?.[role];
+  if (!from || !to) return { retainedHeapMBPerMin: NaN, retainedBytesPerRequest: NaN };
+  const seconds = (to.at - from.at) / 1000;
+  const grown = to.heapUsed - from.heapUsed;
+  return { retainedHeapFrom: from.heapUsed, retainedHeapTo: to.heapUsed, retainedHeapMBPerMin: grown / 1e6 / (seconds / 60), retainedBytesPerRequest: grown / (seconds * P.rate) };
 }
 
 runMain(main, cleanup, log);

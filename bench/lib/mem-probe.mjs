@@ -1,6 +1,6 @@
 // Preloaded into a sidecar by the benchmarks (node --import): writes its V8 heap figures to a file every
 // MEM_PROBE_INTERVAL_MS, so the harness can read heap as well as RSS without touching the sidecar's code.
-import { writeFileSync, renameSync } from 'node:fs';
+import { appendFileSync, writeFileSync, renameSync } from 'node:fs';
 import { getHeapStatistics, getHeapSpaceStatistics } from 'node:v8';
 
 const file = process.env.MEM_PROBE_FILE;
@@ -60,5 +60,23 @@ if (signalFile) {
       session.disconnect();
       session = undefined;
     });
+  });
+}
+
+// Optional: a checkpoint of what the heap retains. With --expose-gc, SIGUSR2 runs a full GC and appends
+// the heap left after it to MEM_PROBE_GC_FILE, one JSON line per signal (bench/soak.mjs: tells a leak from
+// old-generation garbage that V8 has not yet needed to collect).
+const gcFile = process.env.MEM_PROBE_GC_FILE;
+if (gcFile) {
+  if (signalFile) throw new Error('mem-probe: MEM_PROBE_GC_FILE and MEM_PROBE_ALLOC_SIGNAL_FILE both listen to SIGUSR2; set one');
+  if (typeof globalThis.gc !== 'function') throw new Error('mem-probe: MEM_PROBE_GC_FILE needs node --expose-gc');
+  process.on('SIGUSR2', () => {
+    const before = process.memoryUsage();
+    const started = performance.now();
+    // Twice: the first full GC can leave objects whose finalisers free more on the second.
+    globalThis.gc();
+    globalThis.gc();
+    const after = process.memoryUsage();
+    appendFileSync(gcFile, `${JSON.stringify({ at: Date.now(), gcMs: performance.now() - started, heapUsedBefore: before.heapUsed, heapUsed: after.heapUsed, heapTotal: after.heapTotal, external: after.external, rss: after.rss })}\n`);
   });
 }

@@ -32,7 +32,7 @@ const CRLF = Buffer.from('\r\n');
 const now = () => process.hrtime.bigint();
 let latencies = new Float64Array(Math.ceil(rate * (Number(values.duration) + 5)) + 1024);
 let recorded = 0;
-const stats = { sent: 0, completed: 0, completedMeasured: 0, non2xx: 0, errors: 0, reconnects: 0, queuedSends: 0, maxQueue: 0 };
+const stats = { sent: 0, completed: 0, completedMeasured: 0, non2xx: 0, errors: 0, reconnects: 0, queuedSends: 0, maxQueue: 0, non2xxByStatus: {} };
 let recordFrom = 0n;
 let stopping = false;
 const queue = [];
@@ -105,7 +105,10 @@ function release(c) {
 
 function complete(c) {
   const end = now();
-  if (c.status < 200 || c.status > 299) stats.non2xx += 1;
+  if (c.status < 200 || c.status > 299) {
+    stats.non2xx += 1;
+    stats.non2xxByStatus[c.status] = (stats.non2xxByStatus[c.status] ?? 0) + 1;
+  }
   record(c.start, end);
   release(c);
 }
