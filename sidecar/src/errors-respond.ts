@@ -1,10 +1,10 @@
 // The one place where a MeshError becomes what the caller sees: HTTP/1.1 response, raw socket answer, or HTTP/2 stream.
 import { constants as h2c } from 'node:http2';
 import type { AnswerStream } from './pipeline/h2-relay.js';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshError } from './errors.js';
-import { headerLines } from './transport/http1-write.js';
+import { http1Head, KEEP_ALL, statusLine } from './transport/http1-write.js';
 
 export const MESH_ERROR_HEADER = 'x-mesh-error';
 export const MESH_REASON_HEADER = 'x-mesh-reason';
@@ -50,7 +50,7 @@ export function respondHttp1(res: ServerResponse, error: MeshError): void {
 export function respondRawSocket(socket: Duplex, error: MeshError): void {
   if (socket.destroyed) return;
   const answer = answerFor(error);
-  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nconnection: close\r\n${headerLines(answer.headers)}\r\n${answer.body}`);
+  socket.end(http1Head.start().text(statusLine(answer.status)).text('connection: close\r\n').fields(answer.headers, KEEP_ALL).done(Buffer.from(answer.body)));
 }
 
 export function respondHttp2(stream: AnswerStream, error: MeshError): void {

@@ -1,6 +1,6 @@
 // Data plane end to end: app A -> outbound(A) -> mTLS h2 -> inbound(B) -> app B, over real sockets.
 import { createHash } from 'node:crypto';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { request, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -302,5 +302,32 @@ describe('streaming', () => {
     const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
     client.close(1000, 'done');
     expect(await closed).toBe(1000);
+  });
+
+  it('passes the app refusing a WebSocket upgrade back as an ordinary answer: its status, fields and body, with our one connection field', async () => {
+    const app = await startApp(cleanup, (_req, res) => res.end('not a websocket'));
+    app.server.on('upgrade', (_req, socket: Socket) => {
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 6\r\nconnection: close\r\nx-why: token\r\n\r\nno way');
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(pair.outboundPort, '127.0.0.1', () => {
+        socket.write('GET /chat HTTP/1.1\r\nhost: orders.shop\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      });
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.once('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.once('error', reject);
+      cleanup.add(() => void socket.destroy());
+    });
+    const [head, body] = raw.split('\r\n\r\n');
+    const lines = head!.split('\r\n');
+    expect(lines[0]).toBe('HTTP/1.1 403 Forbidden');
+    const names = lines.slice(1).map((line) => line.slice(0, line.indexOf(':')).toLowerCase());
+    // One connection field, ours: the body ends with the connection.
+    expect(names.filter((n) => n === 'connection')).toEqual(['connection']);
+    expect(lines).toContain('connection: close');
+    expect(lines).toContain('x-why: token');
+    expect(body).toBe('no way');
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { HeadBuilder, headerLines } from '../src/transport/http1-write.js';
+import { HeadBuilder, statusLine } from '../src/transport/http1-write.js';
 import { isHopByHop } from '../src/pipeline/headers.js';
 
 const name = fc.oneof(
@@ -12,6 +12,16 @@ const name = fc.oneof(
 // Any UTF-16 unit, latin1 and beyond: both writers keep a character's low byte.
 const value = fc.oneof(fc.string({ maxLength: 20, unit: 'binary' }), fc.integer({ min: 0, max: 1e6 }));
 const headers = fc.dictionary(name, fc.oneof(value, fc.array(value, { maxLength: 3 })), { maxKeys: 10 }).map((d) => d as OutgoingHttpHeaders);
+
+// The oracle: the text writer the builder replaced. "name: value\r\n" per field, a line per list item.
+function headerLines(headers: OutgoingHttpHeaders): string {
+  let lines = '';
+  for (const [field, v] of Object.entries(headers)) {
+    if (field.startsWith(':') || v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) lines += `${field}: ${String(item)}\r\n`;
+  }
+  return lines;
+}
 
 function asText(startLine: string, fields: OutgoingHttpHeaders, omit: (name: string) => boolean, extra: string): Buffer {
   const kept: OutgoingHttpHeaders = {};
@@ -58,5 +68,14 @@ describe('HeadBuilder', () => {
         expect(whole.equals(Buffer.concat([head, body]))).toBe(true);
       }),
     );
+  });
+});
+
+describe('statusLine', () => {
+  it('carries the reason phrase node knows, and "Unknown" for a code it does not', () => {
+    expect(statusLine(404)).toBe('HTTP/1.1 404 Not Found\r\n');
+    expect(statusLine(101)).toBe('HTTP/1.1 101 Switching Protocols\r\n');
+    expect(statusLine(599)).toBe('HTTP/1.1 599 Unknown\r\n');
+    expect(statusLine(404)).toBe(statusLine(404));
   });
 });

@@ -1,17 +1,10 @@
 // The answer to one app request, written by hand: status line, headers, and the body framed as HTTP/1.1 needs.
-import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { MeshError } from '../errors.js';
 import { answerFor } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
-import { http1Head, writeChunk, type FieldFilter, type HeadBuilder } from '../transport/http1-write.js';
-
-const KEEP_ALL: FieldFilter = () => false;
-const statusLines: string[] = [];
-
-function statusLine(status: number): string {
-  return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`);
-}
+import { http1Head, KEEP_ALL, statusLine, writeChunk, type FieldFilter, type HeadBuilder } from '../transport/http1-write.js';
 
 let dateSecond = 0;
 let dateText = '';

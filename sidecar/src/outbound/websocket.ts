@@ -1,11 +1,11 @@
 // WebSocket from the app: an HTTP/1.1 Upgrade carried to the peer as an RFC 8441 extended CONNECT stream.
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@tsmesh/proto';
 import { BadRequestError, toMeshError } from '../errors.js';
 import { respondRawSocket } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
-import { headerLines } from '../transport/http1-write.js';
+import { isHopByHop } from '../pipeline/headers.js';
+import { http1Head, statusLine } from '../transport/http1-write.js';
 import type { OutboundHandler, UpstreamResponse } from './http/types.js';
 import { toOutboundRequest } from './h1-proxy.js';
 import type { TransparentTarget } from './transparent.js';
@@ -35,7 +35,7 @@ export function proxyUpgrade(handler: OutboundHandler, req: RequestHead, socket:
 // 200 on an extended CONNECT is the peer app's 101; its headers (Sec-WebSocket-Accept...) go back to the app.
 function openTunnel(socket: Duplex, head: Buffer, upstream: UpstreamResponse): void {
   const stream = upstream.body;
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n${headerLines(upstream.headers)}\r\n`);
+  socket.write(http1Head.start().text(statusLine(101)).text('connection: Upgrade\r\nupgrade: websocket\r\n').fields(upstream.headers, isHopByHop).done());
   if (head.length > 0) stream.write(head);
   socket.pipe(stream);
   stream.pipe(socket);
@@ -44,10 +44,10 @@ function openTunnel(socket: Duplex, head: Buffer, upstream: UpstreamResponse): v
   socket.once('close', () => stream.destroy());
 }
 
-// The app refused the upgrade (e.g. 400/403): pass its answer through as an ordinary response.
+// The app refused the upgrade (e.g. 400/403): pass its answer through as an ordinary response, its
+// body ended by the close (so the peer's framing fields, hop-by-hop, stay out).
 function relayRefusal(socket: Duplex, upstream: UpstreamResponse): void {
-  const status = upstream.status;
-  socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\nconnection: close\r\n${headerLines(upstream.headers)}\r\n`);
+  socket.write(http1Head.start().text(statusLine(upstream.status)).text('connection: close\r\n').fields(upstream.headers, isHopByHop).done());
   upstream.body.pipe(socket);
   upstream.body.once('close', () => {
     if (!upstream.body.readableEnded) socket.destroy();

@@ -1,9 +1,17 @@
-// Writing HTTP/1.1 by hand: a head or header lines from a header map, and one chunk of a chunked body.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+// Writing HTTP/1.1 by hand: a status line, a head from a header map, and one chunk of a chunked body.
+import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 
 // True for a field the head leaves out (pseudo-headers are always left out).
 export type FieldFilter = (name: string) => boolean;
+export const KEEP_ALL: FieldFilter = () => false;
+
+const statusLines: string[] = [];
+
+// "HTTP/1.1 404 Not Found\r\n", made once per status.
+export function statusLine(status: number): string {
+  return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`);
+}
 
 // Builds one HTTP/1.1 head at a time in a scratch buffer that every head reuses; done() copies it out.
 // As one string a head was a rope of a few pieces per field, flattened again for the socket; this
@@ -62,19 +70,6 @@ export class HeadBuilder {
 
 // One builder for the whole process: a head is built and copied out before anything else runs.
 export const http1Head = new HeadBuilder();
-
-// "name: value\r\n" for each header; a list becomes one line per value. Pseudo-headers (":status") never appear in HTTP/1.1.
-export function headerLines(headers: OutgoingHttpHeaders): string {
-  let lines = '';
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ':' */) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) lines += `${name}: ${v}\r\n`;
-    else lines += `${name}: ${value}\r\n`;
-  }
-  return lines;
-}
 
 // One chunk (RFC 9112 7.1) in one corked write; false when the socket asks the writer to wait for 'drain'.
 export function writeChunk(socket: Socket, chunk: Buffer): boolean {
