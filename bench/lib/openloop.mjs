@@ -107,7 +107,8 @@ function complete(c) {
   const end = now();
   if (c.status < 200 || c.status > 299) {
     stats.non2xx += 1;
-    stats.non2xxByStatus[c.status] = (stats.non2xxByStatus[c.status] ?? 0) + 1;
+    const key = c.meshError ? `${c.status} ${c.meshError.toUpperCase()}` : String(c.status);
+    stats.non2xxByStatus[key] = (stats.non2xxByStatus[key] ?? 0) + 1;
   }
   record(c.start, end);
   release(c);
@@ -122,6 +123,8 @@ function onData(c, chunk) {
       if (end < 0) break;
       const head = buf.toString('latin1', 0, end).toLowerCase();
       c.status = Number(head.slice(9, 12));
+      // A refusal by a sidecar names its cause: counted by status and x-mesh-error.
+      c.meshError = c.status >= 200 && c.status <= 299 ? undefined : /\r\nx-mesh-error:\s*([^\r]*)/.exec(head)?.[1];
       buf = buf.subarray(end + 4);
       const length = /\r\ncontent-length:\s*(\d+)/.exec(head);
       c.close = /\r\nconnection:\s*close/.test(head);

@@ -109,6 +109,32 @@ describe('a mesh of real processes', () => {
     expect(failures).toEqual([]);
   }, 30_000);
 
+  it('answers every request after a sidecar was paused for 1.5 s under traffic: no shedding of the backlog, no open circuit', async () => {
+    // A pause past the 1 s event-loop limit, as a long GC or a CPU-throttled container makes one.
+    const payments = services.get('payments')!;
+    const failures: string[] = [];
+    let answered = 0;
+    let stop = false;
+    const callers = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        const res = await callThroughProxy(proxy(), 'http://payments.demo/charge', { body: { amount: 1 } }).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
+        answered++;
+        if (res.status !== 200) failures.push(`${res.status} ${String(res.headers['x-mesh-error' as never] ?? '')} ${res.body.slice(0, 200)}`);
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    payments.sidecar.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    payments.sidecar.child.kill('SIGCONT');
+    const answeredAtResume = answered;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    stop = true;
+    await Promise.all(callers);
+    expect(answered - answeredAtResume).toBeGreaterThan(50);
+    expect(failures).toEqual([]);
+    expect(payments.sidecar.output()).not.toContain('load shedding started');
+  }, 20_000);
+
   it('keeps traffic flowing while the control plane is down, and the sidecars reconnect when it returns', async () => {
     // Sidecars keep what they have learned; warm every hop up before the control plane goes.
     expect((await callThroughProxy(proxy(), 'http://orders.demo/orders', { body: { item: 'warm' } })).status).toBe(201);

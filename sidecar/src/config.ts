@@ -93,6 +93,7 @@ Transparent interception (after 'mesh-sidecar iptables install'):
 Overload and telemetry:
   --max-inflight N           shed inbound requests (503) beyond this many in flight [default: 10000]
   --max-event-loop-delay D   shed while the event loop lags more than this          [default: 1s]
+                             (p99 of two 0.5 s intervals in a row: one pause sheds nothing)
   --otlp-endpoint URL|off    export spans with OTLP (e.g. http://127.0.0.1:4318/v1/traces, or
                              127.0.0.1:4317 with --otlp-protocol grpc); default: the control
                              plane's embedded trace store when it is on this host, else nothing

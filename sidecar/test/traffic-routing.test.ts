@@ -114,6 +114,14 @@ describe('breaking and ejection', () => {
     expect(upstream.hits()).toBe(6);
     expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
     expect((await get(caller.port)).status).toBe(200);
+    // The log says when the circuit opened, on what, and when it closed.
+    const circuitLines = caller.logs.filter((r) => r.message.startsWith('circuit'));
+    expect(circuitLines.map((r) => [r.level, r.message, r.fields?.['destination']])).toEqual([
+      ['warn', 'circuit opened: requests are refused with 503 MESH_ERR_CIRCUIT_OPEN until a probe succeeds', 'orders.shop'],
+      ['info', 'circuit closed: a probe succeeded', 'orders.shop'],
+    ]);
+    expect(circuitLines[0]?.fields?.['lastOutcome']).toBe(`503 from ${upstream.endpoint.address}`);
+    expect(circuitLines[1]?.fields?.['lastOutcome']).toBe(`200 from ${upstream.endpoint.address}`);
   });
 
   it('keeps to maxConnections: with a limit of 1, one endpoint of three gets every request', async () => {
@@ -164,5 +172,10 @@ describe('inbound limits', () => {
     expect(shed).toHaveLength(2);
     expect(shed[0]?.status).toBe(503);
     expect(upstream.hits()).toBe(2);
+    // One warning when shedding starts, not one per refusal.
+    const started = upstream.logs.filter((r) => r.message.startsWith('load shedding started'));
+    expect(started).toHaveLength(1);
+    expect(started[0]?.level).toBe('warn');
+    expect(started[0]?.fields?.['reason']).toBe('sidecar overloaded: 2 requests in flight (limit 2)');
   });
 });

@@ -58,7 +58,14 @@ export async function startInboundListener(options: InboundListenerOptions): Pro
   // never closes a connection we are about to reuse, so a keep-alive race never surfaces as a 502.
   const h1App = new H1AppPool(options.appHost, APP_IDLE_TIMEOUT_MS);
   const h2App = new H2AppSessions(options.appHost);
-  const shedder = new LoadShedder({ maxInFlight: options.maxInFlight ?? 10_000, maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000 });
+  const shedder = new LoadShedder({
+    maxInFlight: options.maxInFlight ?? 10_000,
+    maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? 1_000,
+    onChange: (change) => {
+      if (change.shedding) logger.warn('load shedding started: new requests are refused with 503 MESH_ERR_OVERLOADED', { reason: change.reason });
+      else logger.info('load shedding stopped', { refused: change.refused, forMs: change.forMs });
+    },
+  });
   const handler = buildInboundStack({
     app: { host: options.appHost, port: options.appPort, h1: h1App, h2: h2App },
     policies: options.policies,

@@ -15,7 +15,8 @@ export interface OutboundEvents {
   budgetExhausted?(destination: string): void;
   poolOverflow?(destination: string): void;
   ejection?(destination: string): void;
-  circuitState?(destination: string, state: 'closed' | 'open' | 'half-open'): void;
+  // lastOutcome: the result that moved the breaker (e.g. "503 MESH_ERR_OVERLOADED from 10.0.0.7:15006").
+  circuitState?(destination: string, state: 'closed' | 'open' | 'half-open', lastOutcome: string): void;
 }
 
 export interface Destination {

@@ -57,6 +57,18 @@ export const APP_KEEPALIVE_TIMEOUT_MS = 3_600_000;
 // How long an app may take to send a whole request head (node:http's headersTimeout).
 export const HEAD_TIMEOUT_MS = 60_000;
 
+// An open circuit refuses every request to a destination: operators must see when and why in the log.
+function withCircuitLog(events: OutboundEvents, logger: Logger): OutboundEvents {
+  return {
+    ...events,
+    circuitState: (destination, state, lastOutcome) => {
+      events.circuitState?.(destination, state, lastOutcome);
+      if (state === 'open') logger.warn('circuit opened: requests are refused with 503 MESH_ERR_CIRCUIT_OPEN until a probe succeeds', { destination, lastOutcome });
+      else if (state === 'closed') logger.info('circuit closed: a probe succeeded', { destination, lastOutcome });
+    },
+  };
+}
+
 export async function startOutboundListener(options: OutboundListenerOptions): Promise<OutboundListenerHandle> {
   const logger = options.logger ?? createLogger('sidecar.outbound');
   const pool = new SessionPool({
@@ -65,7 +77,7 @@ export async function startOutboundListener(options: OutboundListenerOptions): P
     ...(options.peerProtocols ? { peerProtocols: options.peerProtocols } : {}),
     ...(options.onHandshake ? { onHandshake: options.onHandshake } : {}),
   });
-  const destinations = new Destinations(options.routes, options.events);
+  const destinations = new Destinations(options.routes, withCircuitLog(options.events ?? {}, logger));
   const handler = buildOutboundStack({
     localNamespace: options.localNamespace,
     resolver: options.resolver,

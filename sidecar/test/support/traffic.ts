@@ -5,7 +5,7 @@ import type { ServiceEndpoint, ServiceName } from '../../src/discovery/endpoint-
 import { MutableTlsMaterialSource } from '../../src/identity/tls-material.js';
 import { startInboundListener } from '../../src/inbound/listener.js';
 import { startOutboundListener } from '../../src/outbound/listener.js';
-import { captureLogger, staticResolver, startApp, type Cleanup } from './mesh.js';
+import { captureLogger, staticResolver, startApp, type Cleanup, type LogRecord } from './mesh.js';
 import { issueWorkload, type TestCa } from './pki.js';
 import type { Telemetry } from '../../src/telemetry/telemetry.js';
 import { attemptTelemetryLayer, outboundTelemetryLayer } from '../../src/telemetry/layers.js';
@@ -19,6 +19,8 @@ export interface Upstream {
   aborted(): number;
   behave(next: AppBehaviour): void;
   setPolicy(policy: InboundPolicy): void;
+  // What the upstream's inbound listener logged.
+  logs: LogRecord[];
 }
 
 export const ok: AppBehaviour = (_req, res) => res.end('ok');
@@ -47,6 +49,7 @@ export async function startUpstream(cleanup: Cleanup, ca: TestCa, keys: KeyPair,
   });
   const spiffeId = `spiffe://cluster.local/ns/shop/sa/${service}`;
   let policy: InboundPolicy = openInboundPolicy(service);
+  const logger = captureLogger();
   const inbound = await startInboundListener({
     host: '127.0.0.1',
     port: 0,
@@ -56,10 +59,11 @@ export async function startUpstream(cleanup: Cleanup, ca: TestCa, keys: KeyPair,
     trustDomain: 'cluster.local',
     policies: { current: () => policy },
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
-    logger: captureLogger(),
+    logger,
   });
   cleanup.add(() => inbound.close());
   return {
+    logs: logger.records,
     endpoint: { address: `127.0.0.1:${inbound.address.port}`, identity: spiffeId, nodeId: `${service}-${inbound.address.port}` },
     hits: () => hits,
     aborted: () => aborted,
@@ -70,6 +74,8 @@ export async function startUpstream(cleanup: Cleanup, ca: TestCa, keys: KeyPair,
 
 export interface Caller {
   port: number;
+  // What the caller's outbound listener logged.
+  logs: LogRecord[];
   setRoutes(service: string, routes: HTTPRouteSpec[], destinationPolicy?: DestinationPolicySpec): void;
   setEndpoints(service: string, endpoints: ServiceEndpoint[]): void;
 }
@@ -77,6 +83,7 @@ export interface Caller {
 export async function startCaller(cleanup: Cleanup, ca: TestCa, keys: KeyPair, endpoints: Record<string, ServiceEndpoint[]>, options: { defaultTimeoutMs?: number; telemetry?: Telemetry } = {}): Promise<Caller> {
   const table: Record<string, ServiceEndpoint[]> = { ...endpoints };
   const routes = new Map<string, ServiceRoutes>();
+  const logger = captureLogger();
   const outbound = await startOutboundListener({
     host: '127.0.0.1',
     port: 0,
@@ -88,11 +95,12 @@ export async function startCaller(cleanup: Cleanup, ca: TestCa, keys: KeyPair, e
     tls: new MutableTlsMaterialSource(issueWorkload(ca, keys, 'spiffe://cluster.local/ns/shop/sa/caller')),
     ...(options.defaultTimeoutMs ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
     ...(options.telemetry ? { requestObserver: outboundTelemetryLayer(options.telemetry), attemptObserver: attemptTelemetryLayer(options.telemetry) } : {}),
-    logger: captureLogger(),
+    logger,
   });
   cleanup.add(() => outbound.close());
   return {
     port: outbound.address.port,
+    logs: logger.records,
     setRoutes(service, specs, destinationPolicy) {
       routes.set(`${service}.shop`, {
         service,

@@ -1,12 +1,22 @@
 // Circuit breaker and outlier detection: a failing destination is refused fast, a failing endpoint is ejected.
 import { CircuitOpenError, MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, toMeshError } from '../../errors.js';
 import type { Destination, Destinations } from '../destinations.js';
-import { serviceKey } from '../../discovery/endpoint-resolver.js';
-import type { OutboundLayer } from './types.js';
+import { serviceKey, type ServiceEndpoint } from '../../discovery/endpoint-resolver.js';
+import { MESH_ERROR_HEADER } from '../../errors-respond.js';
+import type { OutboundLayer, UpstreamResponse } from './types.js';
 
 // Gateway errors say the endpoint, not the request, is the problem (Envoy's consecutive_gateway_failure).
 function isGatewayError(status: number): boolean {
   return status === 502 || status === 503 || status === 504;
+}
+
+// For the log line when the breaker moves: what the last try came back with, and from where.
+function describeOutcome(response: UpstreamResponse | undefined, error: unknown, endpoint: ServiceEndpoint): string {
+  if (response) {
+    const meshError = response.headers[MESH_ERROR_HEADER];
+    return `${response.status}${typeof meshError === 'string' ? ` ${meshError}` : ''} from ${endpoint.address}`;
+  }
+  return `${error instanceof Error ? error.message : String(error)}`.slice(0, 300);
 }
 
 function isEndpointFailure(error: unknown): boolean {
@@ -32,9 +42,10 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
     const stateBefore = destination.breaker.state;
     const wasEjected = destination.outliers.isEjected(endpoint.address);
     // State changes become events (metrics) once, where they happen.
-    const report = (): void => {
+    const report = (response: UpstreamResponse | undefined, error: unknown): void => {
       const events = destinations.events;
-      if (destination.breaker.state !== stateBefore) events.circuitState?.(destination.key, destination.breaker.state);
+      const state = destination.breaker.state;
+      if (state !== stateBefore) events.circuitState?.(destination.key, state, describeOutcome(response, error, endpoint));
       if (!wasEjected && destination.outliers.isEjected(endpoint.address)) events.ejection?.(destination.key);
     };
     // Not async: an async function's own promise and its await are measurable work on every request.
@@ -44,7 +55,7 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
         destination.outliers.record(endpoint.address, failed ? 'gateway-error' : 'success');
         if (failed) destination.breaker.onFailure();
         else destination.breaker.onSuccess();
-        report();
+        report(response, undefined);
         return response;
       },
       (error: unknown) => {
@@ -55,7 +66,7 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
           // A refusal below (pool overflow) is not the destination failing.
           destination.breaker.onSuccess();
         }
-        report();
+        report(undefined, error);
         throw error;
       },
     );
