@@ -278,7 +278,8 @@ export function runMain(main, cleanup, log) {
   main().then(
     async () => {
       await cleanup();
-      process.exit(0);
+      // A script may set process.exitCode to report a failed check after a complete run.
+      process.exit(process.exitCode ?? 0);
     },
     async (error) => {
       log(`failed: ${error.stack ?? error}`);
