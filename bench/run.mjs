@@ -46,7 +46,7 @@ Options:
   --cp-trials N             config changes per sim count                          [5; quick 2]
   --haproxy-threads N       nbthread of each HAProxy                              [1]
   --node-defaults           run M, F and R with Node's default heap sizing instead
-  --profile                 also run M once with --cpu-prof on both sidecars and list the top self-time functions
+  --profile                 also run M once with --cpu-prof on both sidecars and list the top self-time functions and files
   --no-build                do not run tsc -b first
   --no-install              do not apt-get install missing peers
   --out DIR                 where results go                                      [bench/results]
@@ -490,6 +490,11 @@ function markdown(r) {
       L.push(`${role} sidecar, ${fmt(prof.busyMs)} ms busy:`, '', '| self % | self ms | function |', '| --- | --- | --- |');
       for (const f of prof.top) L.push(`| ${f.percent.toFixed(1)} | ${fmt(f.selfMs)} | \`${f.function}\` |`);
       L.push('');
+      if (prof.files) {
+        L.push(`${role} sidecar, self time by file:`, '', '| self % | self ms | file |', '| --- | --- | --- |');
+        for (const f of prof.files) L.push(`| ${f.percent.toFixed(1)} | ${fmt(f.selfMs)} | \`${f.file}\` |`);
+        L.push('');
+      }
     }
   }
   return `${L.join('\n')}\n`;

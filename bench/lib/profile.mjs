@@ -10,6 +10,9 @@ export function topSelfTime(file, repoRoot, limit = 15) {
   const deltas = profile.timeDeltas ?? [];
   for (let i = 0; i < samples.length; i++) selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, deltas[i] ?? 0));
   const byFunction = new Map();
+  // Self time by source file (node's own modules by name, native work by V8's label): where a flat
+  // profile's time goes when no single function stands out.
+  const byFile = new Map();
   let busyUs = 0;
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
@@ -22,7 +25,10 @@ export function topSelfTime(file, repoRoot, limit = 15) {
     if (where.startsWith('/')) where = relative(repoRoot, where);
     const key = `${name} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+    const file = where || name;
+    byFile.set(file, (byFile.get(file) ?? 0) + us);
   }
   const top = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([fn, us]) => ({ function: fn, selfMs: us / 1000, percent: (100 * us) / busyUs }));
-  return { busyMs: busyUs / 1000, top };
+  const files = [...byFile].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([file, us]) => ({ file, selfMs: us / 1000, percent: (100 * us) / busyUs }));
+  return { busyMs: busyUs / 1000, top, files };
 }
