@@ -34,12 +34,12 @@ describe('Destinations', () => {
     routes.push(policy(2));
     const destinations = new Destinations(routes);
     const first = destinations.get(WEB);
-    first.breaker.onFailure();
-    first.breaker.onFailure();
-    expect(first.breaker.state).toBe('open');
+    first.breaker!.onFailure();
+    first.breaker!.onFailure();
+    expect(first.breaker!.state).toBe('open');
     routes.push(policy(2));
     expect(destinations.get(WEB)).toBe(first);
-    expect(destinations.get(WEB).breaker.state).toBe('open');
+    expect(destinations.get(WEB).breaker!.state).toBe('open');
   });
 
   it('rebuilds on a changed policy and on its removal, keeping the counters', () => {
@@ -52,11 +52,13 @@ describe('Destinations', () => {
     const changed = destinations.get(WEB);
     expect(changed).not.toBe(first);
     expect(changed.counters.retries).toBe(7);
-    for (let i = 0; i < 4; i++) changed.breaker.onFailure();
-    expect(changed.breaker.state).toBe('closed');
+    for (let i = 0; i < 4; i++) changed.breaker!.onFailure();
+    expect(changed.breaker!.state).toBe('closed');
     routes.push(null);
     const removed = destinations.get(WEB);
     expect(removed).not.toBe(changed);
+    // Without a policy's circuitBreaker there is none (decision 0020).
+    expect(removed.breaker).toBeNull();
     expect(destinations.get(WEB)).toBe(removed);
     expect(destinations.getByKey('web.shop')).toBe(removed);
   });

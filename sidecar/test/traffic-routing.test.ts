@@ -98,6 +98,17 @@ describe('breaking and ejection', () => {
     expect(bad.hits()).toBeGreaterThan(hitsWhileEjected);
   }, 20_000);
 
+  it('has no circuit breaker unless a DestinationPolicy sets one: a single endpoint that recovers is reached at once', async () => {
+    const upstream = await startUpstream(cleanup, ca, keys[1]!, 'orders', status(503));
+    const caller = await startCaller(cleanup, ca, keys[2]!, { 'orders.shop': [upstream.endpoint] });
+    caller.setRoutes('orders', [{ service: 'orders', rules: [{ retries: { attempts: 0 } }] }]);
+    for (let i = 0; i < 10; i++) expect((await get(caller.port)).status).toBe(503);
+    expect(upstream.hits()).toBe(10);
+    upstream.behave(ok);
+    expect((await get(caller.port)).status).toBe(200);
+    expect(caller.logs.filter((r) => r.message.startsWith('circuit'))).toEqual([]);
+  });
+
   it('opens the circuit after repeated failures, refuses fast with 503, and closes after one good probe', async () => {
     const upstream = await startUpstream(cleanup, ca, keys[1]!, 'orders', status(503));
     const caller = await startCaller(cleanup, ca, keys[2]!, { 'orders.shop': [upstream.endpoint] });

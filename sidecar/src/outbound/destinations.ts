@@ -23,7 +23,8 @@ export interface Destination {
   key: string;
   balancer: LoadBalancer;
   outliers: OutlierDetector;
-  breaker: CircuitBreaker;
+  // null: the policy sets no circuitBreaker, and none refuses (decision 0020).
+  breaker: CircuitBreaker | null;
   // null: no connection-pool limits configured.
   bulkhead: Bulkhead | null;
   budget: RetryBudget;
@@ -53,10 +54,12 @@ function build(key: string, spec: DestinationPolicySpec | undefined, previous: D
       ...(od?.baseEjectionTime ? { baseEjectionMs: durationMs(od.baseEjectionTime) } : {}),
       ...(od?.maxEjectionPercent !== undefined ? { maxEjectionPercent: od.maxEjectionPercent } : {}),
     }),
-    breaker: new CircuitBreaker({
-      ...(cb?.consecutiveFailures ? { failureThreshold: cb.consecutiveFailures } : {}),
-      ...(cb?.openTime ? { openMs: durationMs(cb.openTime) } : {}),
-    }),
+    breaker: cb
+      ? new CircuitBreaker({
+          ...(cb.consecutiveFailures ? { failureThreshold: cb.consecutiveFailures } : {}),
+          ...(cb.openTime ? { openMs: durationMs(cb.openTime) } : {}),
+        })
+      : null,
     bulkhead:
       pool?.maxConcurrentRequests !== undefined
         ? new Bulkhead({ maxConcurrent: pool.maxConcurrentRequests, maxPending: pool.maxPendingRequests ?? 0 })
@@ -113,7 +116,7 @@ export class Destinations {
     const out: Record<string, unknown> = {};
     for (const [key, { destination: d }] of this.entries) {
       out[key] = {
-        breaker: d.breaker.snapshot(),
+        breaker: d.breaker?.snapshot() ?? null,
         outliers: d.outliers.snapshot(),
         retryBudget: d.budget.snapshot(),
         pool: d.bulkhead ? { active: d.bulkhead.active, pending: d.bulkhead.pending } : null,

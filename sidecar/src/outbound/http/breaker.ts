@@ -1,4 +1,4 @@
-// Circuit breaker and outlier detection: a failing destination is refused fast, a failing endpoint is ejected.
+// Circuit breaker and outlier detection: a failing destination is refused fast (when its policy sets a breaker), a failing endpoint is ejected.
 import { CircuitOpenError, MeshError, TlsHandshakeError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, toMeshError } from '../../errors.js';
 import type { Destination, Destinations } from '../destinations.js';
 import { serviceKey, type ServiceEndpoint } from '../../discovery/endpoint-resolver.js';
@@ -34,18 +34,21 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
     } catch (error) {
       return Promise.reject(toMeshError(error, 'outbound/breaker'));
     }
-    const admission = destination.breaker.tryAcquire();
-    if (!admission.allowed) {
-      destination.counters.breakerRejected++;
-      return Promise.reject(new CircuitOpenError(`outbound/breaker: the circuit to ${serviceKey(backend)} is open after repeated failures; next probe in ${Math.ceil(admission.retryAfterMs)} ms`));
+    const breaker = destination.breaker;
+    if (breaker) {
+      const admission = breaker.tryAcquire();
+      if (!admission.allowed) {
+        destination.counters.breakerRejected++;
+        return Promise.reject(new CircuitOpenError(`outbound/breaker: the circuit to ${serviceKey(backend)} is open after repeated failures; next probe in ${Math.ceil(admission.retryAfterMs)} ms`));
+      }
     }
-    const stateBefore = destination.breaker.state;
+    const stateBefore = breaker?.state;
     const wasEjected = destination.outliers.isEjected(endpoint.address);
     // State changes become events (metrics) once, where they happen.
     const report = (response: UpstreamResponse | undefined, error: unknown): void => {
       const events = destinations.events;
-      const state = destination.breaker.state;
-      if (state !== stateBefore) events.circuitState?.(destination.key, state, describeOutcome(response, error, endpoint));
+      const state = breaker?.state;
+      if (state !== stateBefore && state !== undefined) events.circuitState?.(destination.key, state, describeOutcome(response, error, endpoint));
       if (!wasEjected && destination.outliers.isEjected(endpoint.address)) events.ejection?.(destination.key);
     };
     // Not async: an async function's own promise and its await are measurable work on every request.
@@ -53,18 +56,18 @@ export function breakerLayer(destinations: Destinations): OutboundLayer {
       (response) => {
         const failed = isGatewayError(response.status);
         destination.outliers.record(endpoint.address, failed ? 'gateway-error' : 'success');
-        if (failed) destination.breaker.onFailure();
-        else destination.breaker.onSuccess();
+        if (failed) breaker?.onFailure();
+        else breaker?.onSuccess();
         report(response, undefined);
         return response;
       },
       (error: unknown) => {
         if (isEndpointFailure(error)) {
           destination.outliers.record(endpoint.address, 'gateway-error');
-          destination.breaker.onFailure();
+          breaker?.onFailure();
         } else if (error instanceof MeshError && !(error instanceof UpstreamTimeoutError)) {
           // A refusal below (pool overflow) is not the destination failing.
-          destination.breaker.onSuccess();
+          breaker?.onSuccess();
         }
         report(undefined, error);
         throw error;
