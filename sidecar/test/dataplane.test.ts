@@ -76,6 +76,41 @@ describe('routing and identity', () => {
     expect(headers['x-kept']).toBe('yes');
   });
 
+  it('carries fields named like Object.prototype members (__proto__, constructor, toString), repeated ones too, both ways, and no others', async () => {
+    let rawSeen: string[] = [];
+    const app = await startApp(cleanup, (req, res) => {
+      rawSeen = req.rawHeaders;
+      res.writeHead(200, ['constructor', 'y', '__proto__', 'p1', '__proto__', 'p2', 'toString', 't', 'content-length', '2']);
+      res.end('ok');
+    });
+    const pair = await startPair({ cleanup, clientTls: tlsA, serverTls: tlsB, appPort: app.port });
+    const socket = connect(pair.outboundPort, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.write('GET /odd HTTP/1.1\r\nHost: orders.shop\r\n__proto__: a\r\n__proto__: b\r\nconstructor: x\r\ntoString: t\r\nConnection: close\r\n\r\n');
+    await new Promise((resolve) => socket.on('close', resolve));
+    const fieldsOf = (raw: string[]): Array<[string, string]> => {
+      const out: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) out.push([(raw[i] as string).toLowerCase(), raw[i + 1] as string]);
+      return out;
+    };
+    const sent = fieldsOf(rawSeen).filter(([name]) => !['host', 'traceparent', 'x-mesh-peer-identity', 'connection'].includes(name));
+    // A repeated field reaches the app as one comma-joined line, as any repeated field does.
+    expect(sent).toEqual(expect.arrayContaining([['__proto__', 'a, b'], ['constructor', 'x'], ['tostring', 't']]));
+    expect(sent).toHaveLength(3);
+    const [head = '', body] = text.split('\r\n\r\n');
+    const lines = head.split('\r\n');
+    expect(lines[0]).toBe('HTTP/1.1 200 OK');
+    const answered = lines.slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]);
+    const odd = answered.filter(([name]) => ['constructor', '__proto__', 'tostring'].includes(name as string));
+    expect(odd).toEqual(expect.arrayContaining([['constructor', 'y'], ['__proto__', 'p1, p2'], ['tostring', 't']]));
+    expect(odd).toHaveLength(3);
+    // Nothing leaked in from a prototype: every field is one the app sent, or framing and ours.
+    for (const [name] of answered) expect(['constructor', '__proto__', 'tostring', 'content-length', 'connection', 'date', 'keep-alive', 'traceparent']).toContain(name);
+    expect(body).toBe('ok');
+  });
+
   it("passes the app's own 500 through untouched", async () => {
     const app = await startApp(cleanup, (_req, res) => {
       res.statusCode = 500;

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BodyDecoder } from '../src/transport/http1-body.js';
-import { HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
+import { fieldValueAt, HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
 import { parseResponseHead, type ResponseHead } from '../src/transport/http1-response.js';
 
 const tokenChar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
@@ -100,6 +100,18 @@ describe('HTTP/1.1 request framing', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('reads a field value without the spaces and tabs around it, however many (RFC 9112 5.1)', () => {
+    const ows = fc.array(fc.constantFrom(' ', '\t'), { maxLength: 4 }).map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(headerName, ows, fc.array(valueChar, { maxLength: 40 }).map((cs) => cs.join('')), ows, (name, before, value, after) => {
+        const line = `${name}:${before}${value}${after}`;
+        expect(fieldValueAt(line, name.length + 1)).toBe(`${value}`.replace(/^[ \t]+|[ \t]+$/g, ''));
+        const head = parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\n${line}\r\n\r\n`, 'latin1'), 0) as RequestHead;
+        expect(head.rawHeaders[3]).toBe(value.replace(/^[ \t]+|[ \t]+$/g, ''));
+      }),
     );
   });
 

@@ -10,6 +10,7 @@ import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, isHopByHop } from 
 import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
 import { MuxStream } from '../transport/mux/stream.js';
+import { headerBag } from '../transport/header-bag.js';
 
 export interface RequestTarget {
   authority: string;
@@ -39,7 +40,7 @@ export function requestTarget(url: string, host: string | undefined): RequestTar
 
 // Returns the pipeline request, or a 400 error if the target cannot be read. transparent: where an intercepted connection was dialled.
 export function toOutboundRequest(head: RequestHead, body: Readable | null, upgrade: 'websocket' | null, transparent?: TransparentTarget): OutboundRequest | BadRequestError {
-  const headers: OutgoingHttpHeaders = {};
+  const headers = headerBag<OutgoingHttpHeaders>();
   const host = h1RequestToH2(head.rawHeaders, headers);
   delete headers[APP_PORT_HEADER];
   delete headers[APP_PROTOCOL_HEADER];

@@ -8,6 +8,7 @@ import { h2ToH2 } from '../pipeline/headers.js';
 import { relayToH2 } from '../pipeline/h2-relay.js';
 import { createOutboundRequest, type OutboundHandler } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
+import { headerBag } from '../transport/header-bag.js';
 
 export interface H2ProxyServer {
   // target: the destination a transparently intercepted connection was dialled to; undefined in explicit mode.
@@ -49,7 +50,7 @@ function proxyStream(handler: OutboundHandler, stream: ServerHttp2Stream, header
     method,
     authority: headers[':authority'] ?? headers.host ?? target?.address ?? '',
     path: headers[':path'] ?? '/',
-    headers: h2ToH2(headers, {}, false),
+    headers: h2ToH2(headers, headerBag(), false),
     body: stream.endAfterHeaders ? null : stream,
     upgrade: null,
   });
@@ -64,7 +65,7 @@ function proxyStream(handler: OutboundHandler, stream: ServerHttp2Stream, header
   });
   handler(request).then(
     (upstream) => {
-      relayToH2(stream, h2ToH2(upstream.headers, {}, true), upstream.body, true, upstream.headersOnly === true);
+      relayToH2(stream, h2ToH2(upstream.headers, headerBag(), true), upstream.body, true, upstream.headersOnly === true);
     },
     (error: unknown) => {
       const meshError = toMeshError(error, 'outbound');

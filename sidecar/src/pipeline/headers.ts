@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { lowerFieldNameAt } from '../transport/common-fields.js';
 import type { FieldFilter } from '../transport/http1-write.js';
+import { headerBag } from '../transport/header-bag.js';
 
 // RFC 9110 7.6.1 connection-specific fields, plus the legacy ones clients still send; HTTP/2 forbids them all.
 const HOP_BY_HOP = new Set([
@@ -72,8 +73,10 @@ export function h2ToH1(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders, o
   return out;
 }
 
-// HTTP/1.1 response headers from the app (Node-parsed) -> HTTP/2 response headers.
-export function h1ResponseToH2(headers: IncomingHttpHeaders, out: OutgoingHttpHeaders): OutgoingHttpHeaders {
+// HTTP/1.1 response headers from the app -> HTTP/2 response headers, :status first.
+export function h1ResponseToH2(headers: IncomingHttpHeaders, status: number): OutgoingHttpHeaders {
+  const out = headerBag<OutgoingHttpHeaders>();
+  out[':status'] = status;
   let listed: string[] | undefined;
   for (const name in headers) {
     const value = headers[name];

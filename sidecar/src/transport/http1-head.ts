@@ -107,7 +107,7 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
     if (colon <= 0) return new HttpParseError(400, `the header line "${line.slice(0, 100)}" has no name`);
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return new HttpParseError(400, `the header name "${name.slice(0, 100)}" is not a token${/[ \t]$/.test(name) ? ' (no whitespace is allowed before the colon)' : ''}`);
-    const value = trimOws(line.slice(colon + 1));
+    const value = fieldValueAt(line, colon + 1);
     if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of header "${name}" has control characters`);
     head.rawHeaders.push(name, value);
     switch (lowerFieldNameAt(name, name.length)) {
@@ -159,13 +159,17 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
   return head;
 }
 
-// Optional whitespace around a field value; most values have none, and a regex replace for each was measurable.
-export function trimOws(value: string): string {
-  const first = value.charCodeAt(0);
-  const last = value.charCodeAt(value.length - 1);
-  if (first !== 32 && first !== 9 && last !== 32 && last !== 9) return value;
-  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+// A field line's value: from `from` (just past the colon) to the end, without the optional whitespace
+// around it (RFC 9112 5.1). Nearly every line has one space after its colon: one slice, no regex.
+export function fieldValueAt(line: string, from: number): string {
+  let start = from;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  return line.slice(start, end);
 }
+
+const isOws = (c: number): boolean => c === 32 || c === 9;
 
 // Repeated Content-Length values (or a list) are allowed only when they all agree (RFC 9110 8.6).
 function contentLength(value: string, previous: number): number | HttpParseError {

@@ -1,7 +1,8 @@
 // Strict HTTP/1.1 response heads from the local app (RFC 9112): status, headers, and how the body is framed.
 import type { IncomingHttpHeaders } from 'node:http';
-import { FIELD_VALUE, HttpParseError, readHeadLines, TOKEN, trimOws } from './http1-head.js';
+import { FIELD_VALUE, fieldValueAt, HttpParseError, readHeadLines, TOKEN } from './http1-head.js';
 import { lowerFieldNameAt } from './common-fields.js';
+import { headerBag } from './header-bag.js';
 
 export interface ResponseHead {
   status: number;
@@ -32,7 +33,7 @@ function readHead(lines: string[], length: number, headRequest: boolean): Respon
   if (statusLine === null) return new HttpParseError(400, `malformed status line "${(lines[0] as string).slice(0, 100)}"`);
   const minor = statusLine[1];
   const status = Number(statusLine[2]);
-  const headers: IncomingHttpHeaders = {};
+  const headers = headerBag();
   let contentLength = -1;
   let transferEncoding: string | null = null;
   let keepAlive = minor === '1';
@@ -41,7 +42,7 @@ function readHead(lines: string[], length: number, headRequest: boolean): Respon
     const colon = line.indexOf(':');
     const name = colon > 0 ? lowerFieldNameAt(line, colon) : '';
     if (!TOKEN.test(name)) return new HttpParseError(400, `the answer's header line "${line.slice(0, 100)}" is malformed`);
-    const value = trimOws(line.slice(colon + 1));
+    const value = fieldValueAt(line, colon + 1);
     if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;

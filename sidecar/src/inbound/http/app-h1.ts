@@ -96,7 +96,7 @@ class AppExchange implements ExchangeEvents {
   readonly cancel = (): void => this.connection.abort();
 
   answered({ head, body }: ExchangeResult): void {
-    this.resolve({ headers: h1ResponseToH2(head.headers, { ':status': head.status }), body, tunnel: null, head: null });
+    this.resolve({ headers: h1ResponseToH2(head.headers, head.status), body, tunnel: null, head: null });
   }
 
   failed(error: Error & { code?: string }): void {

@@ -4,6 +4,7 @@ import { AppUnavailableError } from '../../errors.js';
 import { PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
 import type { AppResponse, InboundRequest } from './types.js';
 import { appUnavailable } from './app-request.js';
+import { headerBag } from '../../transport/header-bag.js';
 
 const IDLE_MS = 4_000;
 
@@ -30,7 +31,7 @@ export class H2AppSessions {
     // appHandler has already refused a request without an authenticated peer.
     return new Promise<AppResponse>((resolve, reject) => {
       const where = `${this.host}:${port}`;
-      const headers: OutgoingHttpHeaders = {};
+      const headers = headerBag<OutgoingHttpHeaders>();
       for (const name in req.headers) {
         if (name === PEER_IDENTITY_HEADER || name === ':scheme') continue;
         const value = req.headers[name];
@@ -63,7 +64,7 @@ export class H2AppSessions {
       });
       stream.once('response', (responseHeaders, flags: number) => {
         answered = true;
-        const out: OutgoingHttpHeaders = {};
+        const out = headerBag<OutgoingHttpHeaders>();
         for (const name in responseHeaders) {
           const value = responseHeaders[name];
           if (value !== undefined) out[name] = value;

@@ -3,6 +3,7 @@ import { AppUnavailableError } from '../../errors.js';
 import { h2ToH1, isHopByHop, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
 import type { FieldFilter } from '../../transport/http1-write.js';
 import type { InboundRequest } from './types.js';
+import { headerBag } from '../../transport/header-bag.js';
 
 // The fields of the caller's request that the app never sees from it: hop-by-hop ones, and the peer
 // identity, which the app trusts, so only this sidecar sets it. The HTTP/1.1 pool writes its head with
@@ -10,7 +11,7 @@ import type { InboundRequest } from './types.js';
 export const notFromCaller: FieldFilter = (name) => isHopByHop(name) || name === PEER_IDENTITY_HEADER;
 
 export function appH1Headers(req: InboundRequest): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
+  const headers = headerBag<Record<string, string | string[]>>();
   h2ToH1(req.headers, headers, notFromCaller);
   headers['host'] = req.authority;
   if (req.peerId !== null) headers[PEER_IDENTITY_HEADER] = req.peerId;

@@ -65,12 +65,12 @@ function upgradeApp(app: AppTarget, req: InboundRequest, protocol: string, port:
     appReq.once('response', (res) => {
       answered = true;
       const status = res.statusCode ?? 502;
-      resolve({ headers: h1ResponseToH2(res.headers, { ':status': status }), body: res, tunnel: null, head: null });
+      resolve({ headers: h1ResponseToH2(res.headers, status), body: res, tunnel: null, head: null });
     });
     appReq.once('upgrade', (res, socket, head) => {
       answered = true;
       // RFC 8441: the extended CONNECT succeeds with 200; the app's 101 headers ride along.
-      resolve({ headers: h1ResponseToH2(res.headers, { ':status': 200 }), body: socket, tunnel: socket, head });
+      resolve({ headers: h1ResponseToH2(res.headers, 200), body: socket, tunnel: socket, head });
     });
     // An upgrade comes as an extended CONNECT, which has no body: its bytes go through the tunnel.
     appReq.end();

@@ -1,6 +1,7 @@
 // tsmesh/1 wire format between sidecars: frame layout, limits, header blocks, and an incremental frame reader.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { fieldNameAt } from '../common-fields.js';
+import { headerBag } from '../header-bag.js';
 
 export const ALPN_MUX = 'tsmesh/1';
 
@@ -165,7 +166,7 @@ const FIELD_LINE = new RegExp(`${NAME}:[^\\r\\n\\0]*\\n`, 'y');
 
 // Throws HeaderBlockError on anything a well-behaved peer would not send: a peer is authenticated, not trusted.
 export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
-  const headers = Object.create(null) as IncomingHttpHeaders;
+  const headers = headerBag();
   const text = block.toString('latin1');
   let start = 0;
   while (start < text.length) {
