@@ -208,7 +208,8 @@ export function attemptTelemetryLayer(t: Telemetry): OutboundLayer {
     } catch {
       t.metrics.telemetryError();
     }
-    if (span === undefined) return next(req);
+    // An unsampled try has nothing to record when it ends: no promise of this layer's own for it (99 % at the default rate).
+    if (span === undefined || !span.sampled) return next(req);
     const attempt = span;
     return next(req).then(
       (res: UpstreamResponse) => {

@@ -50,6 +50,7 @@ function first(value: string | string[] | number | undefined): string | undefine
 }
 
 // The caller's span: W3C first; B3 (single "b3" or multi "x-b3-*" headers) only when there is no valid traceparent.
+// Whatever it returns is valid (isSpanContextValid), so callers need not check again.
 export function extractParent(headers: HeaderBag): SpanContext | undefined {
   const traceparent = first(headers['traceparent']);
   if (traceparent !== undefined) {
@@ -67,10 +68,19 @@ export function extractParent(headers: HeaderBag): SpanContext | undefined {
   return undefined;
 }
 
-// Writes traceparent (and tracestate when there is one) so the next hop continues from this span.
+// A version 00 traceparent for ids already known to be valid.
+export function formatTraceParent(ids: SpanContext): string {
+  return `00-${ids.traceId}-${ids.spanId}-${(ids.traceFlags & TraceFlags.SAMPLED) === 0 ? '00' : '01'}`;
+}
+
+// Writes traceparent (and tracestate when there is one) so the next hop continues from these ids.
 export function injectParent(ids: SpanContext, headersOut: HeaderBag): void {
   if (!isSpanContextValid(ids)) return;
-  headersOut['traceparent'] = `00-${ids.traceId}-${ids.spanId}-0${(ids.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
+  injectValid(ids, formatTraceParent(ids), headersOut);
+}
+
+export function injectValid(ids: SpanContext, traceparent: string, headersOut: HeaderBag): void {
+  headersOut['traceparent'] = traceparent;
   const state = ids.traceState?.serialize();
   if (state) headersOut['tracestate'] = state;
 }

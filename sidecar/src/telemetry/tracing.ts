@@ -13,7 +13,7 @@ import {
 import { BoundedBatchSpanProcessor, DEFAULT_SPAN_BATCH, type SpanBatchOptions } from './span-processor.js';
 import { otlpExporter } from './otlp-exporter.js';
 import { PresetTraceIds, randomSpanId } from './trace-ids.js';
-import { extractParent, injectParent, type HeaderBag } from './trace-context.js';
+import { extractParent, formatTraceParent, injectValid, type HeaderBag } from './trace-context.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'grpc';
 
@@ -59,12 +59,21 @@ export interface SpanEnd {
 export class SpanHandle {
   private ended = false;
   private ctx: Context | undefined;
+  private header: string | undefined;
 
   constructor(
     readonly span: Span | undefined,
     readonly spanContext: SpanContext,
     private readonly kind: SpanKind,
+    // Whether spanContext passes isSpanContextValid: known where the ids were made or checked, so not checked again per request.
+    readonly valid: boolean,
   ) {}
+
+  // What makes the next hop a child of this span; built once.
+  get traceparent(): string | undefined {
+    if (!this.valid) return undefined;
+    return (this.header ??= formatTraceParent(this.spanContext));
+  }
 
   get traceId(): string {
     return this.spanContext.traceId;
@@ -117,17 +126,25 @@ export class SpanHandle {
   }
 }
 
+// The trace id comes from a valid parent or from randomHex (never all zeros), so the ids are valid.
 function unsampledSpan(traceId: string, traceState: SpanContext['traceState'], kind: SpanKind): SpanHandle {
   const ids: SpanContext = { traceId, spanId: randomSpanId(), traceFlags: TraceFlags.NONE };
   if (traceState !== undefined) ids.traceState = traceState;
-  return new SpanHandle(undefined, ids, kind);
+  return new SpanHandle(undefined, ids, kind, true);
+}
+
+// The decision for a trace that starts here.
+function rootSamplerFor(percent: number): Sampler {
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new RangeError(`tracing: samplingPercent must be 0-100, got ${percent}`);
+  return percent >= 100 ? new AlwaysOnSampler() : percent <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(percent / 100);
 }
 
 export function samplerFor(percent: number): Sampler {
-  if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new RangeError(`tracing: samplingPercent must be 0-100, got ${percent}`);
-  const root = percent >= 100 ? new AlwaysOnSampler() : percent <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(percent / 100);
-  return new ParentBasedSampler({ root });
+  return new ParentBasedSampler({ root: rootSamplerFor(percent) });
 }
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const NO_LINKS: [] = [];
 
 // The provider's sampler is fixed at construction; this one delegates, so MeshConfig can change the rate live.
 class AdjustableSampler implements Sampler {
@@ -148,6 +165,8 @@ class AdjustableSampler implements Sampler {
 
 export class Tracing {
   private readonly sampler: AdjustableSampler;
+  // What the ParentBased sampler delegates to when there is no parent: asked directly for a new trace.
+  private rootSampler: Sampler;
   private samplingPercent: number;
   private readonly provider: TracerProvider;
   private readonly tracer: Tracer;
@@ -161,7 +180,8 @@ export class Tracing {
     if (config.serviceNamespace !== undefined) resource['service.namespace'] = config.serviceNamespace;
     if (config.instanceId !== undefined) resource['service.instance.id'] = config.instanceId;
     this.samplingPercent = config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT;
-    this.sampler = new AdjustableSampler(samplerFor(this.samplingPercent));
+    this.rootSampler = rootSamplerFor(this.samplingPercent);
+    this.sampler = new AdjustableSampler(new ParentBasedSampler({ root: this.rootSampler }));
     // A provider per sidecar, never registered globally: tests run several sidecars in one process.
     this.provider = new TracerProvider({
       resource: resourceFromAttributes(resource),
@@ -175,7 +195,9 @@ export class Tracing {
   // For traces that start here; a sampled parent is still always followed.
   setSamplingPercent(percent: number): void {
     if (percent === this.samplingPercent) return;
-    this.sampler.set(samplerFor(percent));
+    const root = rootSamplerFor(percent);
+    this.sampler.set(new ParentBasedSampler({ root }));
+    this.rootSampler = root;
     this.samplingPercent = percent;
   }
 
@@ -204,34 +226,39 @@ export class Tracing {
 
   // One try of an outbound request, a child of the outbound span (or of the caller's ids, or a new trace).
   startClientSpan(parent: SpanHandle | SpanContext | undefined, attrs?: Attributes, name = 'attempt'): SpanHandle {
-    return this.start(name, SpanKind.CLIENT, parent, attrs);
+    const parentIds = parent instanceof SpanHandle ? (parent.valid ? parent : undefined) : parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
+    return this.start(name, SpanKind.CLIENT, parentIds, attrs);
   }
 
   // At the default 1 % nearly every span is unsampled, and the SDK would still build a span, a context
   // and a sampling result for each. The sampler is always ParentBased (samplerFor), which never records
   // under an unsampled parent, so that case needs no SDK at all; a new trace asks the sampler first, with
   // the trace id the SDK is then made to use (PresetTraceIds), so the decision is the sampler's own.
+  // parent: valid ids or none (extractParent returns only valid ids; startClientSpan checks the rest).
   private start(name: string, kind: SpanKind, parent: SpanHandle | SpanContext | undefined, attrs: Attributes | undefined): SpanHandle {
     const parentIds = parent instanceof SpanHandle ? parent.spanContext : parent;
     let parentContext: Context = ROOT_CONTEXT;
-    if (parentIds !== undefined && isSpanContextValid(parentIds)) {
+    if (parentIds !== undefined) {
       if ((parentIds.traceFlags & TraceFlags.SAMPLED) === 0) return unsampledSpan(parentIds.traceId, parentIds.traceState, kind);
       parentContext = parent instanceof SpanHandle ? parent.context : trace.setSpanContext(ROOT_CONTEXT, parentIds);
     } else {
       const traceId = this.ids.generateTraceId();
-      if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, name, kind, attrs ?? {}, []).decision === SamplingDecision.NOT_RECORD) return unsampledSpan(traceId, undefined, kind);
+      // What the ParentBased sampler would do without a parent, without its context lookups on every request.
+      if (this.rootSampler.shouldSample(ROOT_CONTEXT, traceId, name, kind, attrs ?? NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) return unsampledSpan(traceId, undefined, kind);
       this.ids.preset(traceId);
     }
     const span = this.tracer.startSpan(name, { kind }, parentContext);
     // Normally the SDK took the preset id; never let it reach a later trace if it did not.
     this.ids.preset(undefined);
     if (attrs !== undefined && span.isRecording()) span.setAttributes(attrs);
-    return new SpanHandle(span, span.spanContext(), kind);
+    const ids = span.spanContext();
+    return new SpanHandle(span, ids, kind, isSpanContextValid(ids));
   }
 
   // Writes traceparent (and tracestate when there is one) so the next hop continues from this span.
   inject(span: SpanHandle, headersOut: HeaderBag): void {
-    injectParent(span.spanContext, headersOut);
+    const traceparent = span.traceparent;
+    if (traceparent !== undefined) injectValid(span.spanContext, traceparent, headersOut);
   }
 
   forceFlush(): Promise<void> {
