@@ -31,7 +31,10 @@ Options:
                     extra environment for the sidecars of one build, e.g. --head-env=MALLOC_ARENA_MAX=2
   --duration S      measured seconds per run (after a 2 s warm-up)                       [10]
   --rounds N        runs per build                                                       [4]
-  --connections C   wrk connections                                                      [32]
+  --connections C   wrk connections (or the fixed-rate client's, with --rate)            [32]
+  --rate R          a fixed rate of R req/s (bench/lib/openloop.mjs) instead of wrk's saturation: both
+                    builds then do the same work per second, so a faster build does not also batch
+                    more requests per loop turn, which lowers its CPU per request beyond its own gain
   --body BYTES      POST a body of BYTES bytes instead of a GET                          [0: GET]
   --alloc           also sample what each sidecar allocates during the measured run (freed objects
                     included) and print kB per request: steadier than CPU time on a shared machine;
@@ -52,6 +55,7 @@ const args = parseCli(
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '32' },
+    rate: { type: 'string', default: '0' },
     body: { type: 'string', default: '0' },
     alloc: { type: 'boolean', default: false },
     'alloc-top': { type: 'string', default: '0' },
@@ -59,8 +63,11 @@ const args = parseCli(
   },
   USAGE,
 );
-const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body), alloc: args.alloc, allocTop: Number(args['alloc-top']) };
+const P = { duration: Number(args.duration), rounds: Number(args.rounds), connections: Number(args.connections), body: Number(args.body), rate: Number(args.rate), alloc: args.alloc, allocTop: Number(args['alloc-top']) };
+if (!(P.rate >= 0)) throw new Error(`--rate must be a number of requests per second, not "${args.rate}"`);
+if (P.rate > 0 && P.body > 0) throw new Error('--rate drives GETs only; leave out --body');
 const MEM_PROBE = new URL('./lib/mem-probe.mjs', import.meta.url).href;
+const OPENLOOP = join(BENCH_DIR, 'lib', 'openloop.mjs');
 const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const cleanup = stopOnExit(log);
 
@@ -98,17 +105,27 @@ async function runOnce(label, root, nodeArgs, env) {
     const { status } = await httpGet(m.entryPort, m.hostHeader);
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
     const script = P.body > 0 ? ['-s', postScript(dir, P.body)] : [];
-    const wrk = (seconds) => spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, ...script, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
-    wrk(2);
+    // The measured run: { requests, rps, errors }.
+    const drive = (seconds) => {
+      if (P.rate > 0) {
+        const o = spawnSync(process.execPath, [OPENLOOP, '--port', String(m.entryPort), '--host-header', m.hostHeader, '--rate', String(P.rate), '--duration', String(seconds), '--warmup', '0', '--connections', String(P.connections)], { encoding: 'utf8' });
+        const result = o.status === 0 ? JSON.parse(o.stdout.trim().split('\n').at(-1) ?? '{}') : undefined;
+        if (!result || !(result.completed > 0)) throw new Error(`${label}: the fixed-rate client failed (${o.status}):\n${o.stdout}${o.stderr}`);
+        if (result.achievedRate < 0.95 * P.rate || result.unfinished > 0) log(`${label}: only ${fmt(result.achievedRate)} of ${P.rate} req/s were answered in time: the rate is above what this pair sustains here`);
+        return { requests: result.completed, rps: result.achievedRate, errors: result.errors + result.non2xx };
+      }
+      const w = spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, ...script, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
+      const requests = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
+      if (w.status !== 0 || !(requests > 0)) throw new Error(`${label}: wrk failed (${w.status}):\n${w.stdout}${w.stderr}`);
+      const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(w.stdout)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(w.stdout) ? 1 : 0);
+      return { requests, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]), errors };
+    };
+    drive(2);
     toggleSampling();
     const before = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
-    const w = wrk(P.duration);
+    const { requests, rps, errors } = drive(P.duration);
     const after = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     toggleSampling();
-    const requests = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]);
-    if (w.status !== 0 || !(requests > 0)) throw new Error(`${label}: wrk failed (${w.status}):\n${w.stdout}${w.stderr}`);
-    const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(w.stdout)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(w.stdout) ? 1 : 0);
     const us = (side, kind) => ((after[side][kind] - before[side][kind]) / requests) * 1e6;
     const r = {
       client: { user: us('client', 'user'), system: us('client', 'system') },
@@ -184,7 +201,8 @@ async function main() {
     return { median: median(xs), min: min(xs), max: max(xs) };
   };
   const load = P.body > 0 ? `POST of ${P.body} bytes` : 'GET';
-  process.stdout.write(`\nA/B under wrk -t1 -c${P.connections} (${load}), ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
+  const driver = P.rate > 0 ? `a fixed ${fmt(P.rate)} req/s over ${P.connections} connections` : `wrk -t1 -c${P.connections}`;
+  process.stdout.write(`\nA/B under ${driver} (${load}), ${P.rounds} x ${P.duration} s per build; µs of CPU per request (user + system), median (min-max)\n`);
   const withFlags = (b) => `${b.nodeArgs.length > 0 ? `, node ${b.nodeArgs.join(' ')}` : ''}${Object.keys(b.env).length > 0 ? `, env ${Object.entries(b.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
   process.stdout.write(`base: ${baseLabel}${withFlags(builds.base)}\nhead: this checkout${withFlags(builds.head)}\n\n`);
   const allocHeader = P.alloc ? ' kB allocated per request client / server |' : '';
@@ -199,8 +217,11 @@ async function main() {
     const allocCell = P.alloc ? ` ${cell((r) => r.client.allocKB, 1)} / ${cell((r) => r.server.allocKB, 1)} |` : '';
     process.stdout.write(`| ${label} | ${cell((r) => r.rps)} | ${cell((r) => r.client.total)} | ${cell((r) => r.server.total)} | ${cell((r) => r.pair)} | ${fmt(summary(b.runs, (r) => r.peakMB.client).median, 1)} / ${fmt(summary(b.runs, (r) => r.peakMB.server).median, 1)} |${allocCell}\n`);
   }
+  const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} %`;
   const change = (medians.head / medians.base - 1) * 100;
-  process.stdout.write(`\npair CPU per request: head ${change >= 0 ? '+' : ''}${change.toFixed(1)} % vs base\n`);
+  // Each round ran both builds back to back: their ratio cancels the drift between rounds.
+  const paired = builds.head.runs.map((h, i) => (h.pair / (builds.base.runs[i]?.pair ?? NaN) - 1) * 100);
+  process.stdout.write(`\npair CPU per request: head ${signed(change)} vs base (medians); paired by round: ${signed(median(paired))} (${paired.map(signed).join(', ')})\n`);
   if (P.alloc && P.allocTop > 0) {
     for (const [label, b] of Object.entries(builds)) {
       const last = b.runs[b.runs.length - 1];
