@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BodyDecoder } from '../src/transport/http1-body.js';
 import { fieldValueAt, HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
 import { parseResponseHead, type ResponseHead } from '../src/transport/http1-response.js';
+import { parseResponseHead as oracleResponseHead } from './support/http1-response-oracle.js';
 
 const tokenChar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
 const token = fc.array(tokenChar, { minLength: 1, maxLength: 12 }).map((cs) => cs.join(''));
@@ -191,6 +192,44 @@ describe("HTTP/1.1 answers from the app", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  // Pieces an answer head is made of, valid and not: what the byte-level parser must read exactly as the
+  // line-by-line one did (support/http1-response-oracle.ts), the same result or the same refusal.
+  const statusLines = fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(fc.constantFrom('0', '1'), fc.integer({ min: 100, max: 599 }), fc.constantFrom('', ' OK', ' ', ' Whatever Reason', ' r\x80\xff')).map(([m, n, r]) => `HTTP/1.${m} ${n}${r}`) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 999 }).map((n) => `HTTP/1.1 ${String(n).padStart(3, '0')} X`) },
+    { weight: 1, arbitrary: fc.constantFrom('HTTP/2 200', 'HTTP/1.1 20', 'HTTP/1.1 2000', 'http/1.1 200 OK', 'HTTP/1.1  200', 'HTTP/1.1 200x', 'HTTP/1.2 200', '') },
+  );
+  const odd = fc.constantFrom(' ', '\t', ':', '\x00', '\x7f', '\x1f', '\x80', '\xff', 'A', '\r', '\n');
+  const fieldLines = fc.oneof(
+    { weight: 4, arbitrary: fc.tuple(token, fc.constantFrom(':', ': ', ':\t', ':  '), headerValue, fc.constantFrom('', ' ', '\t ')).map(([n, c, v, t]) => `${n}${c}${v}${t}`) },
+    { weight: 2, arbitrary: fc.tuple(fc.constantFrom('Content-Length', 'content-length', 'Transfer-Encoding', 'Connection', 'CONNECTION', 'Set-Cookie', 'Server', 'Date'), fc.constantFrom('3', ' 3 ', '4', '-1', 'x', 'chunked', 'gzip, chunked', 'keep-alive', 'Keep-Alive', 'close', 'Close, keep-alive', ' keep-alive , close', 'upgrade', '')).map(([n, v]) => `${n}: ${v}`) },
+    { weight: 1, arbitrary: fc.tuple(token, fc.array(odd, { maxLength: 3 }), fc.string({ maxLength: 6 })).map(([n, o, rest]) => `${n}${o.join('')}${rest}`) },
+    { weight: 1, arbitrary: fc.tuple(token, headerValue, odd, headerValue).map(([n, a, o, b]) => `${n}: ${a}${o}${b}`) },
+  );
+  const answer = fc.tuple(statusLines, fc.array(fieldLines, { maxLength: 8 }), fc.oneof({ weight: 6, arbitrary: fc.constant('\r\n\r\n') }, { weight: 1, arbitrary: fc.constantFrom('\r\n', '\n\r\n', '\r\n\n', '') })).map(([status, fields, end]) => `${[status, ...fields].join('\r\n')}${end}`);
+  const outcome = (r: ResponseHead | HttpParseError | undefined): unknown => (r instanceof HttpParseError ? { refused: r.status, message: r.message } : r === undefined ? 'incomplete' : { ...r, headers: { ...r.headers } });
+
+  it('reads every head, valid or not, exactly as the line-by-line parser did: same result, same refusal, both ways of HEAD', () => {
+    fc.assert(
+      fc.property(answer, fc.boolean(), fc.constantFrom('', 'body'), (head, headRequest, after) => {
+        const bytes = Buffer.from(`${head}${after}`, 'latin1');
+        expect(outcome(parseResponseHead(bytes, 0, headRequest))).toEqual(outcome(oracleResponseHead(bytes, 0, headRequest)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('reads a head past its limit, a bare CR and a head at an offset as the line-by-line parser did', () => {
+    const long = Buffer.from(`HTTP/1.1 200 OK\r\nx-a: ${'v'.repeat(MAX_HEAD_BYTES)}\r\n\r\n`, 'latin1');
+    expect(outcome(parseResponseHead(long, 0, false))).toEqual(outcome(oracleResponseHead(long, 0, false)));
+    expect(outcome(parseResponseHead(long.subarray(0, MAX_HEAD_BYTES - 10), 0, false))).toBe('incomplete');
+    const bareCr = Buffer.from('HTTP/1.1 200 OK\r\nx-a: b\rc\r\n\r\n', 'latin1');
+    expect(outcome(parseResponseHead(bareCr, 0, false))).toEqual(outcome(oracleResponseHead(bareCr, 0, false)));
+    const offset = Buffer.from('junkHTTP/1.1 204 No Content\r\nServer: x\r\n\r\n', 'latin1');
+    expect(outcome(parseResponseHead(offset, 4, false))).toEqual(outcome(oracleResponseHead(offset, 4, false)));
+    expect((parseResponseHead(offset, 4, false) as ResponseHead).length).toBe(offset.length - 4);
   });
 
   it('frames the body as RFC 9112 6.3 says, and keeps repeated headers as lists', () => {

@@ -34,3 +34,21 @@ export function lowerFieldNameAt(text: string, end: number): string {
   }
   return text.slice(0, end).toLowerCase();
 }
+
+// buf[start, end) lowercased as latin1 text, a common name's own string when it is one: the bytes are
+// compared in place, so a common name costs no string at all.
+export function lowerFieldNameIn(buf: Uint8Array, start: number, end: number): string {
+  const candidates = BY_LENGTH[end - start];
+  if (candidates !== undefined) {
+    for (const name of candidates) {
+      let i = 0;
+      for (; start + i < end; i++) {
+        const c = buf[start + i] as number;
+        if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) break;
+      }
+      if (start + i === end) return name;
+    }
+  }
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1').toLowerCase();
+}
+

@@ -1,7 +1,7 @@
 // Strict HTTP/1.1 response heads from the local app (RFC 9112): status, headers, and how the body is framed.
 import type { IncomingHttpHeaders } from 'node:http';
-import { FIELD_VALUE, fieldValueAt, HttpParseError, readHeadLines, TOKEN } from './http1-head.js';
-import { lowerFieldNameAt } from './common-fields.js';
+import { HttpParseError, MAX_HEAD_BYTES } from './http1-head.js';
+import { lowerFieldNameIn } from './common-fields.js';
 import { headerBag } from './header-bag.js';
 
 export interface ResponseHead {
@@ -17,33 +17,88 @@ export interface ResponseHead {
   length: number;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: .*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
+const CR = 13;
+const LF = 10;
+
+// Bytes a field name may have (RFC 9110 5.6.2 tchar, either case), and bytes a field value may have:
+// visible ASCII, obs-text, space and tab; never another control character.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+const VCHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) VCHAR[c] = c === 9 || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
+
+// Where each line of the head starts and ends (CRLF excluded), pairs of offsets; refilled by every parse,
+// which runs start to end without yielding.
+const bounds: number[] = [];
 
 // undefined while the head is incomplete. headRequest: the answer to HEAD has no body whatever it declares.
+// Read from the bytes: a string is made only for a field's value and for a name that is not a common one.
 export function parseResponseHead(buf: Buffer, start: number, headRequest: boolean): ResponseHead | HttpParseError | undefined {
-  const head = readHeadLines(buf, start, start, "the answer's head", 400);
-  if (head === undefined || head instanceof HttpParseError) return head;
-  if (head.lines.length === 0) return new HttpParseError(400, 'the answer has no status line');
-  return readHead(head.lines, head.length, headRequest);
+  bounds.length = 0;
+  let length = -1;
+  for (let lineStart = start; ; ) {
+    const lf = buf.indexOf(LF, lineStart);
+    if (lf < 0 || lf - start >= MAX_HEAD_BYTES) {
+      const seen = (lf < 0 ? buf.length : lf) - start;
+      return seen >= MAX_HEAD_BYTES ? new HttpParseError(400, `the answer's head is larger than ${MAX_HEAD_BYTES} bytes`) : undefined;
+    }
+    if (lf === lineStart || buf[lf - 1] !== CR) return new HttpParseError(400, "a line of the answer's head ends in a bare LF; HTTP/1.1 lines end in CRLF");
+    if (lf - 1 === lineStart) {
+      length = lf + 1 - start;
+      break;
+    }
+    const cr = buf.indexOf(CR, lineStart);
+    if (cr < lf - 1) return new HttpParseError(400, "a bare CR inside the answer's head");
+    bounds.push(lineStart, lf - 1);
+    lineStart = lf + 1;
+  }
+  if (bounds.length === 0) return new HttpParseError(400, 'the answer has no status line');
+  return readHead(buf, start, length, headRequest);
 }
 
-function readHead(lines: string[], length: number, headRequest: boolean): ResponseHead | HttpParseError {
-  const statusLine = STATUS_LINE.exec(lines[0] as string);
-  if (statusLine === null) return new HttpParseError(400, `malformed status line "${(lines[0] as string).slice(0, 100)}"`);
-  const minor = statusLine[1];
-  const status = Number(statusLine[2]);
+const HTTP_1 = [72, 84, 84, 80, 47, 49, 46]; // "HTTP/1."
+
+// "HTTP/1.x NNN" and, optionally, a space and a reason: the status times two plus the minor version, or -1.
+function statusOf(buf: Buffer, s: number, e: number): number {
+  if (e - s < 12 || (e - s > 12 && buf[s + 12] !== 32)) return -1;
+  for (let i = 0; i < 7; i++) if (buf[s + i] !== HTTP_1[i]) return -1;
+  const minor = buf[s + 7] as number;
+  const d1 = buf[s + 9] as number;
+  const d2 = buf[s + 10] as number;
+  const d3 = buf[s + 11] as number;
+  if ((minor !== 48 && minor !== 49) || buf[s + 8] !== 32 || d1 < 49 || d1 > 57 || d2 < 48 || d2 > 57 || d3 < 48 || d3 > 57) return -1;
+  return ((d1 - 48) * 100 + (d2 - 48) * 10 + (d3 - 48)) * 2 + (minor - 48);
+}
+
+function readHead(buf: Buffer, start: number, length: number, headRequest: boolean): ResponseHead | HttpParseError {
+  // One string for the whole head, cut into values: one call into the Buffer's decoder, not one per field.
+  const head = buf.toString('latin1', start, start + length);
+  const statusStart = bounds[0] as number;
+  const statusEnd = bounds[1] as number;
+  const statusLine = statusOf(buf, statusStart, statusEnd);
+  if (statusLine < 0) return new HttpParseError(400, `malformed status line "${head.slice(0, Math.min(statusEnd - start, 100))}"`);
+  const status = statusLine >> 1;
+  const minor = statusLine & 1;
   const headers = headerBag();
   let contentLength = -1;
   let transferEncoding: string | null = null;
-  let keepAlive = minor === '1';
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? lowerFieldNameAt(line, colon) : '';
-    if (!TOKEN.test(name)) return new HttpParseError(400, `the answer's header line "${line.slice(0, 100)}" is malformed`);
-    const value = fieldValueAt(line, colon + 1);
-    if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
+  let keepAlive = minor === 1;
+  for (let i = 2; i < bounds.length; i += 2) {
+    const s = bounds[i] as number;
+    const e = bounds[i + 1] as number;
+    let colon = s;
+    while (colon < e && TCHAR[buf[colon] as number] === 1) colon++;
+    if (colon === s || colon === e || buf[colon] !== 58) return new HttpParseError(400, `the answer's header line "${head.slice(s - start, Math.min(e, s + 100) - start)}" is malformed`);
+    const name = lowerFieldNameIn(buf, s, colon);
+    let from = colon + 1;
+    let to = e;
+    for (let j = from; j < to; j++) {
+      if (VCHAR[buf[j] as number] === 0) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
+    }
+    while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
+    while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
+    const value = head.slice(from - start, to - start);
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
     else if (Array.isArray(previous)) previous.push(value);
@@ -54,33 +109,41 @@ function readHead(lines: string[], length: number, headRequest: boolean): Respon
     } else if (name === 'transfer-encoding') {
       transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
     } else if (name === 'connection') {
-      for (const token of value.toLowerCase().split(',')) {
-        const option = token.trim();
-        if (option === 'close') keepAlive = false;
-        else if (option === 'keep-alive' && minor === '0') keepAlive = true;
+      const lower = value.toLowerCase();
+      // Nearly every answer says just one of the two.
+      if (lower === 'keep-alive') {
+        if (minor === 0) keepAlive = true;
+      } else if (lower === 'close') {
+        keepAlive = false;
+      } else {
+        for (const token of lower.split(',')) {
+          const option = token.trim();
+          if (option === 'close') keepAlive = false;
+          else if (option === 'keep-alive' && minor === 0) keepAlive = true;
+        }
       }
     }
   }
   if (headers['content-length'] !== undefined && Array.isArray(headers['content-length'])) headers['content-length'] = String(contentLength);
-  const head: ResponseHead = { status, headers, framing: 'none', contentLength, keepAlive, length };
-  if (headRequest || status < 200 || status === 204 || status === 304) return head;
+  const answer: ResponseHead = { status, headers, framing: 'none', contentLength, keepAlive, length };
+  if (headRequest || status < 200 || status === 204 || status === 304) return answer;
   if (transferEncoding !== null) {
     // A length beside chunked coding is how a connection desynchronises; this one is never reused or trusted.
     if (contentLength >= 0) return new HttpParseError(400, 'the answer has both Content-Length and Transfer-Encoding');
     const codings = transferEncoding.toLowerCase().split(',').map((c) => c.trim());
     if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1) {
       // RFC 9112 6.3: without chunked last, the body runs until the connection closes.
-      head.framing = 'close';
-      head.keepAlive = false;
-      return head;
+      answer.framing = 'close';
+      answer.keepAlive = false;
+      return answer;
     }
     if (codings.length > 1) return new HttpParseError(400, `the answer's Transfer-Encoding "${transferEncoding.slice(0, 100)}" is not supported; only "chunked" is`);
-    head.framing = 'chunked';
+    answer.framing = 'chunked';
   } else if (contentLength >= 0) {
-    head.framing = 'length';
+    answer.framing = 'length';
   } else {
-    head.framing = 'close';
-    head.keepAlive = false;
+    answer.framing = 'close';
+    answer.keepAlive = false;
   }
-  return head;
+  return answer;
 }
