@@ -2,9 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BodyDecoder } from '../src/transport/http1-body.js';
-import { fieldValueAt, HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
+import { HttpParseError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '../src/transport/http1-head.js';
 import { parseResponseHead, type ResponseHead } from '../src/transport/http1-response.js';
-import { parseResponseHead as oracleResponseHead } from './support/http1-response-oracle.js';
+import { oracleRequestHead, oracleResponseHead } from './support/http1-oracle.js';
 
 const tokenChar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
 const token = fc.array(tokenChar, { minLength: 1, maxLength: 12 }).map((cs) => cs.join(''));
@@ -14,6 +14,8 @@ const headerName = token.filter((n) => !reserved.has(n.toLowerCase()));
 const valueChar = fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constant(0x20), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c));
 const headerValue = fc.array(valueChar, { maxLength: 40 }).map((cs) => cs.join('').replace(/^[ \t]+|[ \t]+$/g, ''));
 const target = fc.array(fc.integer({ min: 0x21, max: 0x7e }), { minLength: 1, maxLength: 60 }).map((cs) => `/${String.fromCharCode(...cs)}`);
+// Bytes that break a head where they land (or do not): whitespace, a colon, controls, obs-text, CR and LF.
+const odd = fc.constantFrom(' ', '\t', ':', '\x00', '\x7f', '\x1f', '\x80', '\xff', 'A', '\r', '\n');
 
 interface Sample {
   method: string;
@@ -109,10 +111,34 @@ describe('HTTP/1.1 request framing', () => {
     fc.assert(
       fc.property(headerName, ows, fc.array(valueChar, { maxLength: 40 }).map((cs) => cs.join('')), ows, (name, before, value, after) => {
         const line = `${name}:${before}${value}${after}`;
-        expect(fieldValueAt(line, name.length + 1)).toBe(`${value}`.replace(/^[ \t]+|[ \t]+$/g, ''));
         const head = parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\n${line}\r\n\r\n`, 'latin1'), 0) as RequestHead;
         expect(head.rawHeaders[3]).toBe(value.replace(/^[ \t]+|[ \t]+$/g, ''));
       }),
+    );
+  });
+
+  // Request heads valid and not, for the byte-level parser against the line-by-line one (support/http1-oracle.ts).
+  const requestLines = fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(fc.constantFrom('GET', 'POST', 'OPTIONS', 'get'), target, fc.constantFrom('HTTP/1.1', 'HTTP/1.0')).map(([m, t, v]) => `${m} ${t} ${v}`) },
+    { weight: 1, arbitrary: fc.constantFrom('GET / HTTP/2.0', 'GET / HTTP/1.1 x', 'GET  / HTTP/1.1', 'G(T / HTTP/1.1', 'GET /\x7f HTTP/1.1', 'GET / http/1.1', 'GET /', '') },
+  );
+  const requestFields = fc.oneof(
+    { weight: 4, arbitrary: fc.tuple(headerName, fc.constantFrom(':', ': ', ':\t', ':  '), headerValue, fc.constantFrom('', ' ', '\t ')).map(([n, c, v, t]) => `${n}${c}${v}${t}`) },
+    { weight: 3, arbitrary: fc.tuple(fc.constantFrom('Host', 'host', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Upgrade', 'Expect', 'TE'), fc.constantFrom('orders.shop', '3', ' 3, 3 ', '3, 4', 'x', 'chunked', 'gzip, chunked', 'chunked, gzip', 'keep-alive', 'close', 'Upgrade', 'websocket', '100-continue', 'nope', '')).map(([n, v]) => `${n}: ${v}`) },
+    { weight: 1, arbitrary: fc.tuple(headerName, fc.array(odd, { maxLength: 3 }), fc.string({ maxLength: 6 })).map(([n, o, rest]) => `${n}${o.join('')}${rest}`) },
+    { weight: 1, arbitrary: fc.tuple(headerName, headerValue, odd, headerValue).map(([n, a, o, b]) => `${n}: ${a}${o}${b}`) },
+    { weight: 1, arbitrary: fc.constantFrom(' folded: x', '\tfolded: x', ':novalue', 'no colon', 'sp ace: x', 'name : x') },
+  );
+  const request = fc.tuple(fc.constantFrom('', '\r\n'), requestLines, fc.array(requestFields, { maxLength: 8 }), fc.oneof({ weight: 6, arbitrary: fc.constant('\r\n\r\n') }, { weight: 1, arbitrary: fc.constantFrom('\r\n', '\n\r\n', '') })).map(([lead, line, fields, end]) => `${lead}${[line, ...fields].join('\r\n')}${end}`);
+  const requestOutcome = (r: RequestHead | HttpParseError | undefined): unknown => (r instanceof HttpParseError ? { refused: r.status, message: r.message } : r ?? 'incomplete');
+
+  it('reads every head, valid or not, exactly as the line-by-line parser did: same result, same refusal', () => {
+    fc.assert(
+      fc.property(request, fc.constantFrom('', 'body'), (head, after) => {
+        const bytes = Buffer.from(`${head}${after}`, 'latin1');
+        expect(requestOutcome(parseRequestHead(bytes, 0))).toEqual(requestOutcome(oracleRequestHead(bytes, 0)));
+      }),
+      { numRuns: 3000 },
     );
   });
 
@@ -201,7 +227,6 @@ describe("HTTP/1.1 answers from the app", () => {
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 999 }).map((n) => `HTTP/1.1 ${String(n).padStart(3, '0')} X`) },
     { weight: 1, arbitrary: fc.constantFrom('HTTP/2 200', 'HTTP/1.1 20', 'HTTP/1.1 2000', 'http/1.1 200 OK', 'HTTP/1.1  200', 'HTTP/1.1 200x', 'HTTP/1.2 200', '') },
   );
-  const odd = fc.constantFrom(' ', '\t', ':', '\x00', '\x7f', '\x1f', '\x80', '\xff', 'A', '\r', '\n');
   const fieldLines = fc.oneof(
     { weight: 4, arbitrary: fc.tuple(token, fc.constantFrom(':', ': ', ':\t', ':  '), headerValue, fc.constantFrom('', ' ', '\t ')).map(([n, c, v, t]) => `${n}${c}${v}${t}`) },
     { weight: 2, arbitrary: fc.tuple(fc.constantFrom('Content-Length', 'content-length', 'Transfer-Encoding', 'Connection', 'CONNECTION', 'Set-Cookie', 'Server', 'Date'), fc.constantFrom('3', ' 3 ', '4', '-1', 'x', 'chunked', 'gzip, chunked', 'keep-alive', 'Keep-Alive', 'close', 'Close, keep-alive', ' keep-alive , close', 'upgrade', '')).map(([n, v]) => `${n}: ${v}`) },

@@ -1,5 +1,5 @@
 // Strict HTTP/1.1 request heads (RFC 9112): where the head ends, what it says, and how its body is framed.
-import { lowerFieldNameAt } from './common-fields.js';
+import { lowerFieldNameIn } from './common-fields.js';
 
 export interface RequestHead {
   method: string;
@@ -37,26 +37,26 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // A request target: visible ASCII, no spaces.
 export const TARGET = /^[\x21-\x7e]+$/;
-// Field values: visible ASCII, obs-text, spaces and tabs; never CR, LF, NUL or other controls.
-export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^[0-9]+$/;
 const CR = 13;
 const LF = 10;
 
-// Returns undefined while the head is incomplete. Leading blank lines are skipped (RFC 9112 2.2).
-export function parseRequestHead(buf: Buffer, start: number): RequestHead | HttpParseError | undefined {
-  let from = start;
-  while (buf.length - from >= 2 && buf[from] === CR && buf[from + 1] === LF) from += 2;
-  const head = readHeadLines(buf, start, from, 'the request head', 431);
-  if (head === undefined || head instanceof HttpParseError) return head;
-  if (head.lines.length === 0) return new HttpParseError(400, 'the request has no request line');
-  return readHead(head.lines, head.length);
-}
+// Bytes a field name may have (RFC 9110 5.6.2 tchar, either case), and bytes a field value may have:
+// visible ASCII, obs-text, space and tab; never another control character.
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+export const VCHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) VCHAR[c] = c === 9 || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
 
-// The CRLF-terminated lines of a head, read from `from` up to its blank line; `length` counts from `start`,
-// and so does the size limit. undefined while the blank line has not arrived. noun names the head in errors.
-export function readHeadLines(buf: Buffer, start: number, from: number, noun: string, tooLarge: 400 | 431): { lines: string[]; length: number } | HttpParseError | undefined {
-  const lines: string[] = [];
+// Where each line of the head last found starts and ends (CRLF excluded), pairs of offsets; refilled by
+// every findHeadLines, whose caller reads them before anything else can run.
+export const headLines: number[] = [];
+
+// Finds the CRLF-terminated lines of a head from `from` up to its blank line, into headLines; returns the
+// head's length counted from `start` (as is the size limit), undefined while the blank line has not
+// arrived, or why the bytes are not a head. noun names the head in errors. No string is made.
+export function findHeadLines(buf: Buffer, start: number, from: number, noun: string, tooLarge: 400 | 431): number | HttpParseError | undefined {
+  headLines.length = 0;
   for (let lineStart = from; ; ) {
     const lf = buf.indexOf(LF, lineStart);
     if (lf < 0 || lf - start >= MAX_HEAD_BYTES) {
@@ -64,16 +64,33 @@ export function readHeadLines(buf: Buffer, start: number, from: number, noun: st
       return seen >= MAX_HEAD_BYTES ? new HttpParseError(tooLarge, `${noun} is larger than ${MAX_HEAD_BYTES} bytes`) : undefined;
     }
     if (lf === lineStart || buf[lf - 1] !== CR) return new HttpParseError(400, `a line of ${noun} ends in a bare LF; HTTP/1.1 lines end in CRLF`);
-    if (lf - 1 === lineStart) return { lines, length: lf + 1 - start };
-    const line = buf.toString('latin1', lineStart, lf - 1);
-    if (line.includes('\r')) return new HttpParseError(400, `a bare CR inside ${noun}`);
-    lines.push(line);
+    if (lf - 1 === lineStart) return lf + 1 - start;
+    if (buf.indexOf(CR, lineStart) < lf - 1) return new HttpParseError(400, `a bare CR inside ${noun}`);
+    headLines.push(lineStart, lf - 1);
     lineStart = lf + 1;
   }
 }
 
-function readHead(lines: string[], length: number): RequestHead | HttpParseError {
-  const requestLine = lines[0] as string;
+// A field value's bytes, [from, to): -1 when all may be in a value, else where the first that may not is.
+export function badValueByte(buf: Buffer, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (VCHAR[buf[i] as number] === 0) return i;
+  return -1;
+}
+
+// Returns undefined while the head is incomplete. Leading blank lines are skipped (RFC 9112 2.2).
+// Read from the bytes: one latin1 string for the whole head, cut into the method, target, names and values.
+export function parseRequestHead(buf: Buffer, start: number): RequestHead | HttpParseError | undefined {
+  let from = start;
+  while (buf.length - from >= 2 && buf[from] === CR && buf[from + 1] === LF) from += 2;
+  const length = findHeadLines(buf, start, from, 'the request head', 431);
+  if (length === undefined || length instanceof HttpParseError) return length;
+  if (headLines.length === 0) return new HttpParseError(400, 'the request has no request line');
+  return readHead(buf, from, buf.toString('latin1', from, start + length), length);
+}
+
+// head: the head's text from `from` (offsets in headLines are the buffer's).
+function readHead(buf: Buffer, from: number, head: string, length: number): RequestHead | HttpParseError {
+  const requestLine = head.slice(0, (headLines[1] as number) - from);
   const parts = requestLine.split(' ');
   if (parts.length !== 3) return new HttpParseError(400, `malformed request line "${requestLine.slice(0, 200)}": expected "METHOD target HTTP/1.1"`);
   const [method, target, version] = parts as [string, string, string];
@@ -82,7 +99,7 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
     return /^HTTP\/\d\.\d$/.test(version) ? new HttpParseError(505, `${version} is not supported here; send HTTP/1.1`) : new HttpParseError(400, `"${version.slice(0, 20)}" is not an HTTP version`);
   }
-  const head: RequestHead = {
+  const result: RequestHead = {
     method,
     target,
     minorVersion: version === 'HTTP/1.1' ? 1 : 0,
@@ -99,26 +116,34 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
   let connectionUpgrade = false;
   let upgrade: string | null = null;
   let transferEncoding: string | null = null;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const first = line.charCodeAt(0);
+  for (let i = 2; i < headLines.length; i += 2) {
+    const s = headLines[i] as number;
+    const e = headLines[i + 1] as number;
+    const first = buf[s] as number;
     if (first === 32 || first === 9) return new HttpParseError(400, 'a header line is folded (starts with whitespace); obsolete line folding is not accepted');
-    const colon = line.indexOf(':');
-    if (colon <= 0) return new HttpParseError(400, `the header line "${line.slice(0, 100)}" has no name`);
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return new HttpParseError(400, `the header name "${name.slice(0, 100)}" is not a token${/[ \t]$/.test(name) ? ' (no whitespace is allowed before the colon)' : ''}`);
-    const value = fieldValueAt(line, colon + 1);
-    if (!FIELD_VALUE.test(value)) return new HttpParseError(400, `the value of header "${name}" has control characters`);
-    head.rawHeaders.push(name, value);
-    switch (lowerFieldNameAt(name, name.length)) {
+    let colon = s;
+    while (colon < e && buf[colon] !== 58) colon++;
+    if (colon === s || colon === e) return new HttpParseError(400, `the header line "${head.slice(s - from, Math.min(e, s + 100) - from)}" has no name`);
+    const name = head.slice(s - from, colon - from);
+    for (let j = s; j < colon; j++) {
+      if (TCHAR[buf[j] as number] === 0) return new HttpParseError(400, `the header name "${name.slice(0, 100)}" is not a token${/[ \t]$/.test(name) ? ' (no whitespace is allowed before the colon)' : ''}`);
+    }
+    let valueFrom = colon + 1;
+    let valueTo = e;
+    while (valueFrom < valueTo && isOws(buf[valueFrom] as number)) valueFrom++;
+    while (valueTo > valueFrom && isOws(buf[valueTo - 1] as number)) valueTo--;
+    if (badValueByte(buf, valueFrom, valueTo) >= 0) return new HttpParseError(400, `the value of header "${name}" has control characters`);
+    const value = head.slice(valueFrom - from, valueTo - from);
+    result.rawHeaders.push(name, value);
+    switch (lowerFieldNameIn(buf, s, colon)) {
       case 'host':
         hosts += 1;
-        head.host = value;
+        result.host = value;
         break;
       case 'content-length': {
-        const length = contentLength(value, head.contentLength);
-        if (length instanceof HttpParseError) return length;
-        head.contentLength = length;
+        const contentLengthValue = contentLength(value, result.contentLength);
+        if (contentLengthValue instanceof HttpParseError) return contentLengthValue;
+        result.contentLength = contentLengthValue;
         break;
       }
       case 'transfer-encoding':
@@ -127,8 +152,8 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
       case 'connection':
         for (const token of value.toLowerCase().split(',')) {
           const option = token.trim();
-          if (option === 'close') head.keepAlive = false;
-          else if (option === 'keep-alive' && head.minorVersion === 0) head.keepAlive = true;
+          if (option === 'close') result.keepAlive = false;
+          else if (option === 'keep-alive' && result.minorVersion === 0) result.keepAlive = true;
           else if (option === 'upgrade') connectionUpgrade = true;
         }
         break;
@@ -137,36 +162,26 @@ function readHead(lines: string[], length: number): RequestHead | HttpParseError
         break;
       case 'expect':
         if (value.toLowerCase() !== '100-continue') return new HttpParseError(417, `the expectation "${value.slice(0, 100)}" cannot be met; only "100-continue" is understood`);
-        head.expectContinue = true;
+        result.expectContinue = true;
         break;
     }
   }
   if (hosts > 1) return new HttpParseError(400, 'the request has more than one Host header');
-  if (hosts === 0 && head.minorVersion === 1) return new HttpParseError(400, 'an HTTP/1.1 request must have a Host header');
+  if (hosts === 0 && result.minorVersion === 1) return new HttpParseError(400, 'an HTTP/1.1 request must have a Host header');
   if (transferEncoding !== null) {
     // RFC 9112 6.1-6.3: both framings at once is how requests are smuggled past a proxy; refuse, never pick one.
-    if (head.contentLength >= 0) return new HttpParseError(400, 'the request has both Content-Length and Transfer-Encoding');
-    if (head.minorVersion === 0) return new HttpParseError(400, 'Transfer-Encoding is not defined for HTTP/1.0');
+    if (result.contentLength >= 0) return new HttpParseError(400, 'the request has both Content-Length and Transfer-Encoding');
+    if (result.minorVersion === 0) return new HttpParseError(400, 'Transfer-Encoding is not defined for HTTP/1.0');
     const codings = transferEncoding.toLowerCase().split(',').map((c) => c.trim());
     if (codings.length !== 1 || codings[0] !== 'chunked') {
       // Other codings before a final chunked are valid HTTP we do not implement; anything else is malformed.
       const wellFormed = codings.at(-1) === 'chunked' && codings.indexOf('chunked') === codings.length - 1 && !codings.includes('');
       return new HttpParseError(wellFormed ? 501 : 400, `Transfer-Encoding "${transferEncoding.slice(0, 100)}" is not supported; only "chunked" is`);
     }
-    head.chunked = true;
+    result.chunked = true;
   }
-  if (connectionUpgrade && upgrade !== null) head.upgrade = upgrade;
-  return head;
-}
-
-// A field line's value: from `from` (just past the colon) to the end, without the optional whitespace
-// around it (RFC 9112 5.1). Nearly every line has one space after its colon: one slice, no regex.
-export function fieldValueAt(line: string, from: number): string {
-  let start = from;
-  let end = line.length;
-  while (start < end && isOws(line.charCodeAt(start))) start++;
-  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
-  return line.slice(start, end);
+  if (connectionUpgrade && upgrade !== null) result.upgrade = upgrade;
+  return result;
 }
 
 const isOws = (c: number): boolean => c === 32 || c === 9;

@@ -1,6 +1,6 @@
 // Strict HTTP/1.1 response heads from the local app (RFC 9112): status, headers, and how the body is framed.
 import type { IncomingHttpHeaders } from 'node:http';
-import { HttpParseError, MAX_HEAD_BYTES } from './http1-head.js';
+import { badValueByte, findHeadLines, headLines, HttpParseError, TCHAR } from './http1-head.js';
 import { lowerFieldNameIn } from './common-fields.js';
 import { headerBag } from './header-bag.js';
 
@@ -18,42 +18,12 @@ export interface ResponseHead {
 }
 
 const DIGITS = /^[0-9]{1,15}$/;
-const CR = 13;
-const LF = 10;
-
-// Bytes a field name may have (RFC 9110 5.6.2 tchar, either case), and bytes a field value may have:
-// visible ASCII, obs-text, space and tab; never another control character.
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
-const VCHAR = new Uint8Array(256);
-for (let c = 0; c < 256; c++) VCHAR[c] = c === 9 || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
-
-// Where each line of the head starts and ends (CRLF excluded), pairs of offsets; refilled by every parse,
-// which runs start to end without yielding.
-const bounds: number[] = [];
-
 // undefined while the head is incomplete. headRequest: the answer to HEAD has no body whatever it declares.
-// Read from the bytes: a string is made only for a field's value and for a name that is not a common one.
+// Read from the bytes: one latin1 string for the whole head, cut into values; a common name costs no string.
 export function parseResponseHead(buf: Buffer, start: number, headRequest: boolean): ResponseHead | HttpParseError | undefined {
-  bounds.length = 0;
-  let length = -1;
-  for (let lineStart = start; ; ) {
-    const lf = buf.indexOf(LF, lineStart);
-    if (lf < 0 || lf - start >= MAX_HEAD_BYTES) {
-      const seen = (lf < 0 ? buf.length : lf) - start;
-      return seen >= MAX_HEAD_BYTES ? new HttpParseError(400, `the answer's head is larger than ${MAX_HEAD_BYTES} bytes`) : undefined;
-    }
-    if (lf === lineStart || buf[lf - 1] !== CR) return new HttpParseError(400, "a line of the answer's head ends in a bare LF; HTTP/1.1 lines end in CRLF");
-    if (lf - 1 === lineStart) {
-      length = lf + 1 - start;
-      break;
-    }
-    const cr = buf.indexOf(CR, lineStart);
-    if (cr < lf - 1) return new HttpParseError(400, "a bare CR inside the answer's head");
-    bounds.push(lineStart, lf - 1);
-    lineStart = lf + 1;
-  }
-  if (bounds.length === 0) return new HttpParseError(400, 'the answer has no status line');
+  const length = findHeadLines(buf, start, start, "the answer's head", 400);
+  if (length === undefined || length instanceof HttpParseError) return length;
+  if (headLines.length === 0) return new HttpParseError(400, 'the answer has no status line');
   return readHead(buf, start, length, headRequest);
 }
 
@@ -74,8 +44,8 @@ function statusOf(buf: Buffer, s: number, e: number): number {
 function readHead(buf: Buffer, start: number, length: number, headRequest: boolean): ResponseHead | HttpParseError {
   // One string for the whole head, cut into values: one call into the Buffer's decoder, not one per field.
   const head = buf.toString('latin1', start, start + length);
-  const statusStart = bounds[0] as number;
-  const statusEnd = bounds[1] as number;
+  const statusStart = headLines[0] as number;
+  const statusEnd = headLines[1] as number;
   const statusLine = statusOf(buf, statusStart, statusEnd);
   if (statusLine < 0) return new HttpParseError(400, `malformed status line "${head.slice(0, Math.min(statusEnd - start, 100))}"`);
   const status = statusLine >> 1;
@@ -84,18 +54,16 @@ function readHead(buf: Buffer, start: number, length: number, headRequest: boole
   let contentLength = -1;
   let transferEncoding: string | null = null;
   let keepAlive = minor === 1;
-  for (let i = 2; i < bounds.length; i += 2) {
-    const s = bounds[i] as number;
-    const e = bounds[i + 1] as number;
+  for (let i = 2; i < headLines.length; i += 2) {
+    const s = headLines[i] as number;
+    const e = headLines[i + 1] as number;
     let colon = s;
     while (colon < e && TCHAR[buf[colon] as number] === 1) colon++;
     if (colon === s || colon === e || buf[colon] !== 58) return new HttpParseError(400, `the answer's header line "${head.slice(s - start, Math.min(e, s + 100) - start)}" is malformed`);
     const name = lowerFieldNameIn(buf, s, colon);
     let from = colon + 1;
     let to = e;
-    for (let j = from; j < to; j++) {
-      if (VCHAR[buf[j] as number] === 0) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
-    }
+    if (badValueByte(buf, from, to) >= 0) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
     while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
     while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
     const value = head.slice(from - start, to - start);
