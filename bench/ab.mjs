@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuTimes, memoryDetail, buildWorkspaces } from './lib/procs.mjs';
-import { median, min, max, fmt } from './lib/stats.mjs';
+import { median, min, max, fmt, ms } from './lib/stats.mjs';
 import { heapProfileByFunction } from './lib/heap.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -19,7 +19,8 @@ Builds git revision REV (e.g. HEAD~1, or a commit) into a temp tree next to this
 for each round starts a control plane and the M pair (client sidecar -> mTLS h2 -> server sidecar ->
 nginx) from one build, drives it with wrk (2 s warm-up, then the measured run), and reads each
 sidecar's utime and stime from /proc; the two builds alternate, and which goes first alternates too.
-Prints µs of CPU per request (user + system) per sidecar, the medians per build, and the change.
+Prints µs of CPU per request (user + system) per sidecar, the medians per build, and the change
+(with --rate, also the latency percentiles of each run).
 
 Options:
   --base REV        the "before" build: a git revision of this repository                [HEAD]
@@ -112,18 +113,18 @@ async function runOnce(label, root, nodeArgs, env) {
         const result = o.status === 0 ? JSON.parse(o.stdout.trim().split('\n').at(-1) ?? '{}') : undefined;
         if (!result || !(result.completed > 0)) throw new Error(`${label}: the fixed-rate client failed (${o.status}):\n${o.stdout}${o.stderr}`);
         if (result.achievedRate < 0.95 * P.rate || result.unfinished > 0) log(`${label}: only ${fmt(result.achievedRate)} of ${P.rate} req/s were answered in time: the rate is above what this pair sustains here`);
-        return { requests: result.completed, rps: result.achievedRate, errors: result.errors + result.non2xx };
+        return { requests: result.completed, rps: result.achievedRate, errors: result.errors + result.non2xx, latencyUs: result.latencyUs };
       }
       const w = spawnSync('wrk', ['-t1', `-c${P.connections}`, `-d${seconds}s`, ...script, '-H', `Host: ${m.hostHeader}`, `http://127.0.0.1:${m.entryPort}/`], { encoding: 'utf8' });
       const requests = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
       if (w.status !== 0 || !(requests > 0)) throw new Error(`${label}: wrk failed (${w.status}):\n${w.stdout}${w.stderr}`);
       const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(w.stdout)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(w.stdout) ? 1 : 0);
-      return { requests, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]), errors };
+      return { requests, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]), errors, latencyUs: undefined };
     };
     drive(2);
     toggleSampling();
     const before = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
-    const { requests, rps, errors } = drive(P.duration);
+    const { requests, rps, errors, latencyUs } = drive(P.duration);
     const after = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     toggleSampling();
     const us = (side, kind) => ((after[side][kind] - before[side][kind]) / requests) * 1e6;
@@ -132,6 +133,7 @@ async function runOnce(label, root, nodeArgs, env) {
       server: { user: us('server', 'user'), system: us('server', 'system') },
       rps,
       errors,
+      latencyUs,
       // VmHWM in MB (10^6 bytes): the peak over the whole run, start-up included.
       peakMB: { client: memoryDetail(m.client.pid).hwm / 1e6, server: memoryDetail(m.server.pid).hwm / 1e6 },
     };
@@ -163,7 +165,7 @@ async function waitForFile(file, timeoutMs = 15_000) {
 const allocText = (r) => (P.alloc ? `  alloc ${fmt(r.client.allocKB, 1)} / ${fmt(r.server.allocKB, 1)} kB` : '');
 
 const line = (label, r) =>
-  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs  peak ${fmt(r.peakMB.client, 1)} / ${fmt(r.peakMB.server, 1)} MB${allocText(r)}${r.errors ? `  ${r.errors} errors` : ''}`;
+  `${label.padEnd(5)} ${fmt(r.rps)} req/s  client ${fmt(r.client.total)} µs (user ${fmt(r.client.user)}, sys ${fmt(r.client.system)})  server ${fmt(r.server.total)} µs (user ${fmt(r.server.user)}, sys ${fmt(r.server.system)})  pair ${fmt(r.pair)} µs  peak ${fmt(r.peakMB.client, 1)} / ${fmt(r.peakMB.server, 1)} MB${allocText(r)}${r.latencyUs ? `  p50 ${ms(r.latencyUs.p50)} p99 ${ms(r.latencyUs.p99)} p99.9 ${ms(r.latencyUs.p999)} ms` : ''}${r.errors ? `  ${r.errors} errors` : ''}`;
 
 async function main() {
   let baseRoot = args['base-dir'] ? resolve(args['base-dir']) : undefined;
@@ -222,6 +224,16 @@ async function main() {
   // Each round ran both builds back to back: their ratio cancels the drift between rounds.
   const paired = builds.head.runs.map((h, i) => (h.pair / (builds.base.runs[i]?.pair ?? NaN) - 1) * 100);
   process.stdout.write(`\npair CPU per request: head ${signed(change)} vs base (medians); paired by round: ${signed(median(paired))} (${paired.map(signed).join(', ')})\n`);
+  if (P.rate > 0) {
+    process.stdout.write(`\nlatency at ${fmt(P.rate)} req/s (open loop, from when each request was due), median of runs (min-max), ms:\n`);
+    for (const [label, b] of Object.entries(builds)) {
+      const cell = (key) => {
+        const s = summary(b.runs, (r) => r.latencyUs[key]);
+        return `${ms(s.median)} (${ms(s.min)}-${ms(s.max)})`;
+      };
+      process.stdout.write(`${label}: p50 ${cell('p50')}, p99 ${cell('p99')}, p99.9 ${cell('p999')}\n`);
+    }
+  }
   if (P.alloc && P.allocTop > 0) {
     for (const [label, b] of Object.entries(builds)) {
       const last = b.runs[b.runs.length - 1];
