@@ -33,10 +33,13 @@ export async function initControlPlane(dataDir: string, extraArgs: string[] = []
   if (code !== 0) throw new Error(`mesh-control-plane init failed (${code}):\n${init.output()}`);
 }
 
-export async function startControlPlane(dataDir: string, options: { port?: number; logDir?: string; args?: string[] } = {}): Promise<ControlPlaneHandle> {
+// defaultSidePorts: the HTTP and stream servers on their default ports (15014, 15015; any free one when
+// taken), where meshctl looks without flags; otherwise any free ports, so that tests never collide.
+export async function startControlPlane(dataDir: string, options: { port?: number; logDir?: string; args?: string[]; defaultSidePorts?: boolean } = {}): Promise<ControlPlaneHandle> {
   await initControlPlane(dataDir);
   const port = options.port ?? (await freePort());
-  const cp = spawnManaged('control-plane', process.execPath, [BIN.controlPlane, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0', '--stream-listen', '127.0.0.1:0', ...(options.args ?? [])], { logDir: options.logDir });
+  const sidePorts = options.defaultSidePorts === true ? [] : ['--http-listen', '127.0.0.1:0', '--stream-listen', '127.0.0.1:0'];
+  const cp = spawnManaged('control-plane', process.execPath, [BIN.controlPlane, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...sidePorts, ...(options.args ?? [])], { logDir: options.logDir });
   const ready = await cp.waitForEvent((e) => e['event'] === 'listening');
   const address = String(ready['address']);
   const meshctlConfigPath = join(dataDir, 'meshctl.yaml');

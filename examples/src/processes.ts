@@ -94,6 +94,15 @@ export function spawnManaged(name: string, command: string, args: string[], opti
   };
 }
 
+// Whether host:port can be listened on now (nothing else holds it).
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -1,7 +1,9 @@
 // npm start: a working mesh on loopback, with a trickle of traffic and a live line of what flows.
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { startControlPlane, startExampleService, startSidecarProcess, REPO_ROOT, type MeshedService } from './launcher.js';
+import { readMeshctlConfig } from '@tsmesh/control-plane';
+import { initControlPlane, startControlPlane, startExampleService, startSidecarProcess, REPO_ROOT, type MeshedService } from './launcher.js';
+import { portFree } from './processes.js';
 import { callThroughProxy } from './mesh-http.js';
 import { EXAMPLE_NAMESPACE, EXAMPLE_SERVICES } from './services.js';
 import { TrafficStats } from './traffic-stats.js';
@@ -29,7 +31,17 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
-  const controlPlane = await startControlPlane(dataDir, { logDir });
+  // On the address meshctl's config names (127.0.0.1:15012 unless init was told otherwise), so that the
+  // README's meshctl commands work without flags; another port only when that one is taken.
+  await initControlPlane(dataDir);
+  const config = readMeshctlConfig(join(dataDir, 'meshctl.yaml'));
+  const configured = config.ok ? config.value.server : undefined;
+  const configuredPort = configured !== undefined && configured.startsWith('127.0.0.1:') ? Number(configured.slice('127.0.0.1:'.length)) : NaN;
+  const usePort = Number.isInteger(configuredPort) && (await portFree(configuredPort)) ? configuredPort : undefined;
+  const controlPlane = await startControlPlane(dataDir, { logDir, defaultSidePorts: true, ...(usePort !== undefined ? { port: usePort } : {}) });
+  if (configured !== undefined && controlPlane.address !== configured) {
+    out(`note: ${configured} (meshctl's default, from ${controlPlane.meshctlConfigPath}) is taken, perhaps by another control plane; this one listens on ${controlPlane.address}, so give meshctl the flags printed below`);
+  }
   stoppers.push(() => controlPlane.stop());
   const services: MeshedService[] = [];
   // Leaves first, so that every caller finds its callee registered.
@@ -42,6 +54,12 @@ try {
   stoppers.push(async () => void (await loadgen.process.stop()));
 
   out('');
+  // meshctl finds the stream and HTTP servers on the control plane's host at 15015 and 15014 by default.
+  const host = controlPlane.address.slice(0, controlPlane.address.lastIndexOf(':'));
+  const meshctlArgs = ['--config', controlPlane.meshctlConfigPath, ...(controlPlane.address === configured ? [] : ['--server', controlPlane.address])];
+  const streamArgs = controlPlane.streamAddress === `${host}:15015` ? [] : ['--stream-server', controlPlane.streamAddress];
+  const httpArgs = controlPlane.httpAddress === `${host}:15014` ? [] : ['--http-server', controlPlane.httpAddress];
+  const meshctl = (args: string[]): string => ['npx meshctl', ...meshctlArgs, ...args].join(' ');
   out(`control plane   ${controlPlane.address}   (meshctl: export MESHCTL_CONFIG=${controlPlane.meshctlConfigPath})`);
   for (const s of services.reverse()) {
     out(`${s.name.padEnd(10)}      app 127.0.0.1:${s.appPort}   sidecar inbound :${s.inboundPort} outbound :${s.outboundPort} admin http://127.0.0.1:${s.adminPort}/ready`);
@@ -49,12 +67,12 @@ try {
   out(`loadgen         sidecar outbound :${loadgen.outboundPort} admin http://127.0.0.1:${loadgen.adminPort}/certs`);
   out('');
   out(`try:  curl -x http://127.0.0.1:${loadgen.outboundPort} http://shop.${EXAMPLE_NAMESPACE}/buy?item=teapot`);
-  out(`      npx meshctl --config ${controlPlane.meshctlConfigPath} proxy-status`);
-  out(`      npx meshctl --config ${controlPlane.meshctlConfigPath} --stream-server ${controlPlane.streamAddress} stat`);
-  out(`      npx meshctl --config ${controlPlane.meshctlConfigPath} --http-server ${controlPlane.httpAddress} traces`);
+  out(`      ${meshctl(['proxy-status'])}`);
+  out(`      ${meshctl([...streamArgs, 'stat'])}`);
+  out(`      ${meshctl([...httpArgs, 'traces'])}`);
   out(`      open http://${controlPlane.httpAddress}/traces   (recent traces as waterfalls)`);
   out('Ctrl-C stops everything.');
-  out(JSON.stringify({ event: 'mesh-ready', controlPlane: controlPlane.address, loadgenProxy: `http://127.0.0.1:${loadgen.outboundPort}` }));
+  out(JSON.stringify({ event: 'mesh-ready', controlPlane: controlPlane.address, loadgenProxy: `http://127.0.0.1:${loadgen.outboundPort}`, meshctlArgs, meshctlDefaults: controlPlane.address === configured }));
 
   const stats = new TrafficStats();
   const proxy = `http://127.0.0.1:${loadgen.outboundPort}`;

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../src/launcher.js';
+import { BIN, REPO_ROOT } from '../src/launcher.js';
 import { spawnManaged, type ManagedProcess } from '../src/processes.js';
 import { callThroughProxy } from '../src/mesh-http.js';
 import { tempDir } from '../../test-support/control-plane.js';
@@ -42,6 +42,15 @@ describe('npm start', () => {
     expect(launcher.output()).toMatch(/shop <- loadgen .* success 100\.0% .* total [1-9]/);
     const controlPlane = String(ready['controlPlane']);
     expect(await portOpen(controlPlane)).toBe(true);
+    // The README's way: MESHCTL_CONFIG and no flags (--server only when 15012 was taken, and then printed).
+    const extra = (ready['meshctlArgs'] as string[]).filter((_, i, all) => all[i] !== '--config' && all[i - 1] !== '--config');
+    if (ready['meshctlDefaults'] === true) expect(extra).toEqual([]);
+    const meshctl = spawnManaged('meshctl', process.execPath, [BIN.meshctl, ...extra, 'proxy-status', '-o', 'json'], { env: { MESHCTL_CONFIG: join(dataDir, 'meshctl.yaml') } });
+    const chunks: Buffer[] = [];
+    meshctl.child.stdout?.on('data', (d: Buffer) => chunks.push(d));
+    expect(await meshctl.exited).toBe(0);
+    const listed = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString()));
+    for (const service of ['shop', 'orders', 'payments', 'inventory', 'loadgen']) expect(listed).toContain(`sa/${service}`);
     const code = await launcher.stop('SIGINT', 15_000);
     expect(code).toBe(0);
     expect(launcher.output()).toContain('tsmesh: stopped');
