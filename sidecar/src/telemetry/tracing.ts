@@ -139,10 +139,6 @@ function rootSamplerFor(percent: number): Sampler {
   return percent >= 100 ? new AlwaysOnSampler() : percent <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(percent / 100);
 }
 
-export function samplerFor(percent: number): Sampler {
-  return new ParentBasedSampler({ root: rootSamplerFor(percent) });
-}
-
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 const NO_LINKS: [] = [];
 
@@ -231,7 +227,7 @@ export class Tracing {
   }
 
   // At the default 1 % nearly every span is unsampled, and the SDK would still build a span, a context
-  // and a sampling result for each. The sampler is always ParentBased (samplerFor), which never records
+  // and a sampling result for each. The sampler is always ParentBased over rootSamplerFor's, which never records
   // under an unsampled parent, so that case needs no SDK at all; a new trace asks the sampler first, with
   // the trace id the SDK is then made to use (PresetTraceIds), so the decision is the sampler's own.
   // parent: valid ids or none (extractParent returns only valid ids; startClientSpan checks the rest).

@@ -51,4 +51,3 @@ export function lowerFieldNameIn(buf: Uint8Array, start: number, end: number): s
   }
   return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1').toLowerCase();
 }
-
