@@ -45,7 +45,7 @@ const LF = 10;
 // visible ASCII, obs-text, space and tab; never another control character.
 export const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
-export const VCHAR = new Uint8Array(256);
+const VCHAR = new Uint8Array(256);
 for (let c = 0; c < 256; c++) VCHAR[c] = c === 9 || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
 
 // Where each line of the head last found starts and ends (CRLF excluded), pairs of offsets; refilled by
@@ -71,10 +71,25 @@ export function findHeadLines(buf: Buffer, start: number, from: number, noun: st
   }
 }
 
-// A field value's bytes, [from, to): -1 when all may be in a value, else where the first that may not is.
-export function badValueByte(buf: Buffer, from: number, to: number): number {
-  for (let i = from; i < to; i++) if (VCHAR[buf[i] as number] === 0) return i;
-  return -1;
+// Whether buf[from, to) has a byte no field value may have.
+export function hasBadValueByte(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (VCHAR[buf[i] as number] === 0) return true;
+  return false;
+}
+
+const isOws = (c: number): boolean => c === 32 || c === 9;
+
+// Where a field value starts and ends once the optional whitespace around it is left out (RFC 9112 5.1).
+export function valueStart(buf: Buffer, from: number, to: number): number {
+  let at = from;
+  while (at < to && isOws(buf[at] as number)) at++;
+  return at;
+}
+
+export function valueEnd(buf: Buffer, from: number, to: number): number {
+  let at = to;
+  while (at > from && isOws(buf[at - 1] as number)) at--;
+  return at;
 }
 
 // Returns undefined while the head is incomplete. Leading blank lines are skipped (RFC 9112 2.2).
@@ -128,11 +143,9 @@ function readHead(buf: Buffer, from: number, head: string, length: number): Requ
     for (let j = s; j < colon; j++) {
       if (TCHAR[buf[j] as number] === 0) return new HttpParseError(400, `the header name "${name.slice(0, 100)}" is not a token${/[ \t]$/.test(name) ? ' (no whitespace is allowed before the colon)' : ''}`);
     }
-    let valueFrom = colon + 1;
-    let valueTo = e;
-    while (valueFrom < valueTo && isOws(buf[valueFrom] as number)) valueFrom++;
-    while (valueTo > valueFrom && isOws(buf[valueTo - 1] as number)) valueTo--;
-    if (badValueByte(buf, valueFrom, valueTo) >= 0) return new HttpParseError(400, `the value of header "${name}" has control characters`);
+    const valueFrom = valueStart(buf, colon + 1, e);
+    const valueTo = valueEnd(buf, valueFrom, e);
+    if (hasBadValueByte(buf, valueFrom, valueTo)) return new HttpParseError(400, `the value of header "${name}" has control characters`);
     const value = head.slice(valueFrom - from, valueTo - from);
     result.rawHeaders.push(name, value);
     switch (lowerFieldNameIn(buf, s, colon)) {
@@ -183,8 +196,6 @@ function readHead(buf: Buffer, from: number, head: string, length: number): Requ
   if (connectionUpgrade && upgrade !== null) result.upgrade = upgrade;
   return result;
 }
-
-const isOws = (c: number): boolean => c === 32 || c === 9;
 
 // Repeated Content-Length values (or a list) are allowed only when they all agree (RFC 9110 8.6).
 function contentLength(value: string, previous: number): number | HttpParseError {

@@ -1,6 +1,6 @@
 // Strict HTTP/1.1 response heads from the local app (RFC 9112): status, headers, and how the body is framed.
 import type { IncomingHttpHeaders } from 'node:http';
-import { badValueByte, findHeadLines, headLines, HttpParseError, TCHAR } from './http1-head.js';
+import { findHeadLines, hasBadValueByte, headLines, HttpParseError, TCHAR, valueEnd, valueStart } from './http1-head.js';
 import { lowerFieldNameIn } from './common-fields.js';
 import { headerBag } from './header-bag.js';
 
@@ -61,11 +61,9 @@ function readHead(buf: Buffer, start: number, length: number, headRequest: boole
     while (colon < e && TCHAR[buf[colon] as number] === 1) colon++;
     if (colon === s || colon === e || buf[colon] !== 58) return new HttpParseError(400, `the answer's header line "${head.slice(s - start, Math.min(e, s + 100) - start)}" is malformed`);
     const name = lowerFieldNameIn(buf, s, colon);
-    let from = colon + 1;
-    let to = e;
-    if (badValueByte(buf, from, to) >= 0) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
-    while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
-    while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
+    const from = valueStart(buf, colon + 1, e);
+    const to = valueEnd(buf, from, e);
+    if (hasBadValueByte(buf, from, to)) return new HttpParseError(400, `the value of the answer's header "${name}" has control characters`);
     const value = head.slice(from - start, to - start);
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
