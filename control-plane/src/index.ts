@@ -6,3 +6,6 @@ export { EndpointRegistry, type RegisteredEndpoint } from './discovery/registry.
 export { ProxyTracker, type SyncState } from './discovery/proxy-tracker.js';
 export { initCertificateAuthority, loadCertificateAuthority, CertificateAuthority } from './ca/index.js';
 export { SIDECAR_NODE_OPTIONS } from './k8s/sidecar-spec.js';
+// Where meshctl looks for the HTTP and stream servers when given no flag for them.
+export { defaultHttpServer } from './cli/commands-traces.js';
+export { streamServerAddress } from './tap/client.js';

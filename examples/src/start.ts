@@ -1,7 +1,7 @@
 // npm start: a working mesh on loopback, with a trickle of traffic and a live line of what flows.
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { readMeshctlConfig } from '@tsmesh/control-plane';
+import { defaultHttpServer, readMeshctlConfig, streamServerAddress } from '@tsmesh/control-plane';
 import { initControlPlane, startControlPlane, startExampleService, startSidecarProcess, REPO_ROOT, type MeshedService } from './launcher.js';
 import { portFree } from './processes.js';
 import { callThroughProxy } from './mesh-http.js';
@@ -54,11 +54,10 @@ try {
   stoppers.push(async () => void (await loadgen.process.stop()));
 
   out('');
-  // meshctl finds the stream and HTTP servers on the control plane's host at 15015 and 15014 by default.
-  const host = controlPlane.address.slice(0, controlPlane.address.lastIndexOf(':'));
+  // A flag only where meshctl's own default (the server's host, its default ports) would miss.
   const meshctlArgs = ['--config', controlPlane.meshctlConfigPath, ...(controlPlane.address === configured ? [] : ['--server', controlPlane.address])];
-  const streamArgs = controlPlane.streamAddress === `${host}:15015` ? [] : ['--stream-server', controlPlane.streamAddress];
-  const httpArgs = controlPlane.httpAddress === `${host}:15014` ? [] : ['--http-server', controlPlane.httpAddress];
+  const streamArgs = config.ok && controlPlane.streamAddress === streamServerAddress({ ...config.value, server: controlPlane.address }) ? [] : ['--stream-server', controlPlane.streamAddress];
+  const httpArgs = controlPlane.httpAddress === defaultHttpServer(controlPlane.address) ? [] : ['--http-server', controlPlane.httpAddress];
   const meshctl = (args: string[]): string => ['npx meshctl', ...meshctlArgs, ...args].join(' ');
   out(`control plane   ${controlPlane.address}   (meshctl: export MESHCTL_CONFIG=${controlPlane.meshctlConfigPath})`);
   for (const s of services.reverse()) {
