@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuTimes, memoryDetail, buildWorkspaces } from './lib/procs.mjs';
+import { startOpenLoop, openLoopResult } from './lib/openloop-client.mjs';
 import { median, min, max, fmt, ms } from './lib/stats.mjs';
 import { heapProfileByFunction } from './lib/heap.mjs';
 
@@ -68,7 +69,6 @@ const P = { duration: Number(args.duration), rounds: Number(args.rounds), connec
 if (!(P.rate >= 0)) throw new Error(`--rate must be a number of requests per second, not "${args.rate}"`);
 if (P.rate > 0 && P.body > 0) throw new Error('--rate drives GETs only; leave out --body');
 const MEM_PROBE = new URL('./lib/mem-probe.mjs', import.meta.url).href;
-const OPENLOOP = join(BENCH_DIR, 'lib', 'openloop.mjs');
 const log = (msg) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const cleanup = stopOnExit(log);
 
@@ -107,11 +107,10 @@ async function runOnce(label, root, nodeArgs, env) {
     if (status !== 200) throw new Error(`${label}: a request through the pair answered ${status}`);
     const script = P.body > 0 ? ['-s', postScript(dir, P.body)] : [];
     // The measured run: { requests, rps, errors }.
-    const drive = (seconds) => {
+    const drive = async (seconds) => {
       if (P.rate > 0) {
-        const o = spawnSync(process.execPath, [OPENLOOP, '--port', String(m.entryPort), '--host-header', m.hostHeader, '--rate', String(P.rate), '--duration', String(seconds), '--warmup', '0', '--connections', String(P.connections)], { encoding: 'utf8' });
-        const result = o.status === 0 ? JSON.parse(o.stdout.trim().split('\n').at(-1) ?? '{}') : undefined;
-        if (!result || !(result.completed > 0)) throw new Error(`${label}: the fixed-rate client failed (${o.status}):\n${o.stdout}${o.stderr}`);
+        const result = await openLoopResult(startOpenLoop(`openloop-${label}`, { port: m.entryPort, hostHeader: m.hostHeader, rate: P.rate, duration: seconds, connections: P.connections }), `${label}: the fixed-rate client`);
+        if (!(result.completed > 0)) throw new Error(`${label}: the fixed-rate client completed no request`);
         if (result.achievedRate < 0.95 * P.rate || result.unfinished > 0) log(`${label}: only ${fmt(result.achievedRate)} of ${P.rate} req/s were answered in time: the rate is above what this pair sustains here`);
         return { requests: result.completed, rps: result.achievedRate, errors: result.errors + result.non2xx, latencyUs: result.latencyUs };
       }
@@ -121,10 +120,10 @@ async function runOnce(label, root, nodeArgs, env) {
       const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(w.stdout)?.[1] ?? 0) + (/Socket errors: (.*)/.exec(w.stdout) ? 1 : 0);
       return { requests, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1]), errors, latencyUs: undefined };
     };
-    drive(2);
+    await drive(2);
     toggleSampling();
     const before = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
-    const { requests, rps, errors, latencyUs } = drive(P.duration);
+    const { requests, rps, errors, latencyUs } = await drive(P.duration);
     const after = { client: cpuTimes(m.client.pid), server: cpuTimes(m.server.pid) };
     toggleSampling();
     const us = (side, kind) => ((after[side][kind] - before[side][kind]) / requests) * 1e6;

@@ -3,7 +3,8 @@
 // container or a hypervisor hiccup pauses it: what callers see after it resumes (decision 0019).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { startOpenLoop, openLoopResult } from './lib/openloop-client.mjs';
 import { fmt, ms } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -60,7 +61,7 @@ async function main() {
   const { status } = await httpGet(m.entryPort, m.hostHeader);
   if (status !== 200) throw new Error(`a request through the pair answered ${status}`);
   log(`load: ${args.rate} req/s for ${duration} s; the ${target} sidecar stops for ${pauseMs} ms at ${Math.round(duration * 0.4)} s`);
-  const load = startProcess('openloop-pause', process.execPath, [join(BENCH_DIR, 'lib', 'openloop.mjs'), '--port', String(m.entryPort), '--host-header', m.hostHeader, '--rate', args.rate, '--duration', String(duration), '--warmup', '0', '--connections', args.connections]);
+  const load = startOpenLoop('openloop-pause', { port: m.entryPort, hostHeader: m.hostHeader, rate: args.rate, duration, connections: args.connections });
   await sleep(duration * 400);
   const paused = m[target];
   process.kill(paused.pid, 'SIGSTOP');
@@ -70,10 +71,7 @@ async function main() {
     process.kill(paused.pid, 'SIGCONT');
   }
   log('resumed');
-  const code = await load.exited;
-  const line = load.output().split('\n').find((l) => l.startsWith('{"rate"'));
-  if (code !== 0 || !line) throw new Error(`the load client failed (${code}):\n${load.output()}`);
-  const r = JSON.parse(line);
+  const r = await openLoopResult(load, 'the load client');
   const refusals = Object.entries(r.non2xxByStatus).map(([key, n]) => `${fmt(n)} x ${key}`).join(', ') || 'none';
   process.stdout.write(`${target} sidecar stopped for ${pauseMs} ms under ${args.rate} req/s: ${fmt(r.completed)} requests, ${fmt(r.non2xx)} non-2xx (${refusals}), ${r.errors} errors; p99 ${ms(r.latencyUs.p99)} ms, max ${ms(r.latencyUs.max)} ms\n`);
   for (const [role, proc] of [['client', m.client], ['server', m.server]]) {

@@ -9,11 +9,11 @@ import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memory, connectionsTo, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { startOpenLoop, openLoopResult } from './lib/openloop-client.mjs';
 import { spread, median, max, fmt, ms } from './lib/stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = join(BENCH_DIR, '..');
-const OPENLOOP = join(BENCH_DIR, 'lib', 'openloop.mjs');
 
 const USAGE = `npm run bench -- [options]        (or: node bench/run.mjs [options])
 
@@ -148,12 +148,9 @@ async function runWrk(stack, seconds, luaFile) {
 
 // rebase() is called when the client's warm-up ends: steady-state figures count from there.
 async function runOpenLoop(stack, rebase) {
-  const proc = startProcess(`openloop-${stack.id}`, process.execPath, [OPENLOOP, '--port', String(stack.entryPort), '--host-header', stack.hostHeader, '--rate', String(P.rate), '--duration', String(P.latencyDuration), '--warmup', String(P.latencyWarmup), '--connections', String(P.latencyConnections)]);
+  const proc = startOpenLoop(`openloop-${stack.id}`, { port: stack.entryPort, hostHeader: stack.hostHeader, rate: P.rate, duration: P.latencyDuration, warmup: P.latencyWarmup, connections: P.latencyConnections });
   proc.waitForEvent((e) => e.event === 'measuring', (P.latencyWarmup + 30) * 1000).then(rebase, () => undefined);
-  const code = await proc.exited;
-  const line = proc.output().split('\n').find((l) => l.startsWith('{"rate"'));
-  if (code !== 0 || !line) throw new Error(`open-loop client against ${stack.id} failed (${code}):\n${proc.output()}`);
-  const r = JSON.parse(line);
+  const r = await openLoopResult(proc, `open-loop client against ${stack.id}`);
   return { ...r, measuredRequests: r.completedMeasured };
 }
 

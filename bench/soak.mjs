@@ -6,7 +6,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuSeconds, memoryDetail, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { makeTempDir, stopAll, stopOnExit, parseCli, runMain, httpGet, cpuSeconds, memoryDetail, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { startOpenLoop, openLoopResult } from './lib/openloop-client.mjs';
 import { fmt, ms } from './lib/stats.mjs';
 import { slopePerMinute, floors, verdicts, soakMarkdown } from './lib/soak-report.mjs';
 
@@ -126,7 +127,7 @@ async function main() {
   phase = 'load';
   log(`load: ${P.rate} req/s over ${P.connections} connections for ${P.duration} s`);
   const loadStart = samples.length;
-  const load = startProcess('openloop-soak', process.execPath, [join(BENCH_DIR, 'lib', 'openloop.mjs'), '--port', String(m.entryPort), '--host-header', m.hostHeader, '--rate', String(P.rate), '--duration', String(P.duration), '--warmup', '0', '--connections', String(P.connections)]);
+  const load = startOpenLoop('openloop-soak', { port: m.entryPort, hostHeader: m.hostHeader, rate: P.rate, duration: P.duration, connections: P.connections });
   // After the warm-up, and in the load's first half so the second half's trends run undisturbed.
   const warm = Math.min(60, P.duration / 10);
   const warmCheckpoint = sleep(warm * 1000).then(() => checkpoint('after warm-up'));
@@ -134,15 +135,13 @@ async function main() {
     const last = samples.at(-1);
     log(`t=${Math.round(last.t)} s  RSS client ${(last.client.rss / 1e6).toFixed(1)} MB, server ${(last.server.rss / 1e6).toFixed(1)} MB`);
   }, 60_000);
-  const code = await load.exited;
+  await load.exited;
   clearInterval(progress);
   sample();
   await warmCheckpoint;
   await checkpoint('end of load');
   const loadEnd = samples.length;
-  const line = load.output().split('\n').find((l) => l.startsWith('{"rate"'));
-  if (code !== 0 || !line) throw new Error(`the load client failed (${code}):\n${load.output()}`);
-  const client = JSON.parse(line);
+  const client = await openLoopResult(load, 'the load client');
   phase = 'idle-after';
   log(`load done (${fmt(client.completed)} requests, p99 ${ms(client.latencyUs.p99)} ms); idle ${P.idle} s`);
   await sleep(P.idle * 1000);
