@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { oracleDecodeHeaders } from './support/mux-header-oracle.js';
 import { decodeHeaders, encodeHeaderFrame, Frame, FRAME_HEADER_BYTES, frameHeader, FrameReader, HeaderBlockError, MAX_FRAME_PAYLOAD, MAX_REASON_BYTES, reasonText, textFrame } from '../src/transport/mux/frames.js';
 
 interface ReadFrame { type: number; flags: number; id: number; payload: Buffer }
@@ -122,6 +123,40 @@ describe('header blocks', () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+
+  // The byte-level reader against the regex one it replaced: the same headers, or the same refusal, for any block.
+  describe('reads every block as the line-by-line reader did (test/support/mux-header-oracle.ts)', () => {
+    const outcome = (decode: (block: Buffer) => IncomingHttpHeaders, block: Buffer): unknown => {
+      try {
+        return { headers: { ...decode(block) } };
+      } catch (error) {
+        expect(error).toBeInstanceOf(HeaderBlockError);
+        return { refused: (error as Error).message };
+      }
+    };
+    const same = (block: Buffer): void => {
+      expect(outcome(decodeHeaders, block)).toEqual(outcome(oracleDecodeHeaders, block));
+    };
+
+    it('valid blocks, and valid blocks with one byte changed, cut short or with a byte added', () => {
+      fc.assert(
+        fc.property(headerCase, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('replace', 'cut', 'insert', 'none'), ({ headers }, at, byte, how) => {
+          const block = Buffer.from(blockOf(headers));
+          const i = block.length === 0 ? 0 : at % block.length;
+          if (how === 'replace' && block.length > 0) block[i] = byte;
+          const mutated = how === 'cut' ? block.subarray(0, i) : how === 'insert' ? Buffer.concat([block.subarray(0, i), Buffer.from([byte]), block.subarray(i)]) : block;
+          same(mutated);
+        }),
+        { numRuns: 3_000 },
+      );
+    });
+
+    it('arbitrary bytes and header-like text', () => {
+      fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => same(Buffer.from(bytes))), { numRuns: 1_000 });
+      const lineish = fc.array(fc.constantFrom('a', 'B', ':', '::', '\n', '\r', '\0', 'x-y', ':path', 'host', 'set-cookie', 'cookie', '__proto__', ' ', '\u00ff', '\u0080'), { maxLength: 40 });
+      fc.assert(fc.property(lineish, (parts) => same(Buffer.from(parts.join(''), 'latin1'))), { numRuns: 2_000 });
+    });
   });
 
   describe('refused on the way in', () => {

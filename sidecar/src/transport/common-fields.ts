@@ -11,12 +11,20 @@ const COMMON_NAMES = [
 ];
 const BY_LENGTH: string[][] = [];
 for (const name of COMMON_NAMES) (BY_LENGTH[name.length] ??= []).push(name);
+const BYTES_BY_LENGTH: { bytes: Buffer; name: string }[][] = [];
+for (const name of COMMON_NAMES) (BYTES_BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name, 'latin1'), name });
 
-// text[start, end) as it is, a common name's own string when it is one.
-export function fieldNameAt(text: string, start: number, end: number): string {
-  const candidates = BY_LENGTH[end - start];
-  if (candidates !== undefined) for (const name of candidates) if (text.startsWith(name, start)) return name;
-  return text.slice(start, end);
+// The common name whose bytes buf[start, end) are, exactly; undefined when it is none of them.
+// Compared from the last byte: names of one length mostly differ at their end ("content-type", "cache-control").
+export function commonFieldNameIn(buf: Uint8Array, start: number, end: number): string | undefined {
+  const candidates = BYTES_BY_LENGTH[end - start];
+  if (candidates === undefined) return undefined;
+  next: for (const candidate of candidates) {
+    const bytes = candidate.bytes;
+    for (let i = end - start - 1; i >= 0; i--) if (buf[start + i] !== bytes[i]) continue next;
+    return candidate.name;
+  }
+  return undefined;
 }
 
 // text.slice(0, end).toLowerCase(), but a common name's own string when text starts with one, in any case.

@@ -1,6 +1,6 @@
 // tsmesh/1 wire format between sidecars: frame layout, limits, header blocks, and an incremental frame reader.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { fieldNameAt } from '../common-fields.js';
+import { commonFieldNameIn } from '../common-fields.js';
 import { headerBag } from '../header-bag.js';
 
 export const ALPN_MUX = 'tsmesh/1';
@@ -133,7 +133,6 @@ function repeatsInOtherCase(headers: OutgoingHttpHeaders | IncomingHttpHeaders, 
 
 // A field name: a lowercase token, after a ':' for a pseudo-header. One definition for both directions.
 const TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz";
-const NAME = ":?[!#$%&'*+\\-.^_`|~0-9a-z]+";
 const IS_TOKEN = new Uint8Array(128);
 for (let i = 0; i < TOKEN_CHARS.length; i++) IS_TOKEN[TOKEN_CHARS.charCodeAt(i)] = 1;
 
@@ -161,22 +160,31 @@ function writeLine(frame: Buffer, start: number, name: string, value: string): n
   return at;
 }
 
-// Sticky: it checks the line where the scan stands, so no line is cut out of the block to be tested.
-const FIELD_LINE = new RegExp(`${NAME}:[^\\r\\n\\0]*\\n`, 'y');
-
 // Throws HeaderBlockError on anything a well-behaved peer would not send: a peer is authenticated, not trusted.
+// Each line is checked byte by byte ("name:value\n", the name a lowercase token after an optional ':', the value
+// without CR, LF or NUL); one latin1 string of the block gives the values, and a common name costs no string.
 export function decodeHeaders(block: Buffer): IncomingHttpHeaders {
   const headers = headerBag();
+  const length = block.length;
   const text = block.toString('latin1');
   let start = 0;
-  while (start < text.length) {
-    FIELD_LINE.lastIndex = start;
-    if (!FIELD_LINE.test(text)) throw malformedLine(text, start);
-    const end = FIELD_LINE.lastIndex - 1;
-    const colon = text.indexOf(':', start + 1);
-    const name = fieldNameAt(text, start, colon);
-    const value = text.slice(colon + 1, end);
-    start = end + 1;
+  while (start < length) {
+    const nameStart = block[start] === 58 /* ':' */ ? start + 1 : start;
+    let at = nameStart;
+    for (; at < length; at++) {
+      const c = block[at]!;
+      if (c >= 128 || IS_TOKEN[c] === 0) break;
+    }
+    if (at === nameStart || at === length || block[at] !== 58) throw malformedLine(text, start);
+    const colon = at;
+    for (at = colon + 1; at < length; at++) {
+      const c = block[at]!;
+      if (c === 10 || c === 13 || c === 0) break;
+    }
+    if (at === length || block[at] !== 10) throw malformedLine(text, start);
+    const name = commonFieldNameIn(block, start, colon) ?? text.slice(start, colon);
+    const value = text.slice(colon + 1, at);
+    start = at + 1;
     const existing = headers[name];
     if (existing === undefined) {
       headers[name] = name === 'set-cookie' ? [value] : value;
