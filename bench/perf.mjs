@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Where each proxy's CPU goes under load, kernel included: perf record of the R and M pairs (and H), per request, with folded stacks for flame graphs.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
-import { makeTempDir, stopOnExit, parseCli, runMain, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { makeTempDir, stopOnExit, parseCli, runMain, sleep, buildWorkspaces, cpuSeconds } from './lib/procs.mjs';
 import { fmt } from './lib/stats.mjs';
 import { analyse, foldStacks, parseSamples, RUNNING_BUCKETS } from './lib/perf-stacks.mjs';
 
@@ -59,6 +59,19 @@ function record(pid, seconds, frequency, file) {
   });
 }
 
+// The whole machine's CPU time by state, from /proc/stat's first line (ticks: user nice system idle iowait irq softirq steal).
+function machineTicks() {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+}
+
+// Shares of the machine's CPU time between two machineTicks() readings, in percent.
+function machineShares(before, after) {
+  const d = after.map((v, i) => v - before[i]);
+  const total = d.reduce((a, b) => a + b, 0) || 1;
+  const pct = (v) => (100 * v) / total;
+  return { user: pct(d[0] + d[1]), system: pct(d[2]), idle: pct(d[3] + d[4]), softirq: pct(d[5] + d[6]), steal: pct(d[7]) };
+}
+
 function stacksOf(file) {
   const out = spawnSync('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (out.status !== 0) throw new Error(`perf script failed on ${file}: ${out.stderr.trim().slice(0, 500)}`);
@@ -72,7 +85,13 @@ async function measure(name, pair, host, opts, workDir) {
   const finished = new Promise((resolve) => wrk.on('exit', resolve));
   await sleep(((opts.duration - opts.record) / 2) * 1000);
   const files = { client: join(workDir, `${name[0]}-client.data`), server: join(workDir, `${name[0]}-server.data`) };
+  const ticks = machineTicks();
+  const cpu = { client: cpuSeconds(pair.client.pid), server: cpuSeconds(pair.server.pid) };
+  const started = performance.now();
   await Promise.all(['client', 'server'].map((side) => record(pair[side].pid, opts.record, opts.frequency, files[side])));
+  const seconds = (performance.now() - started) / 1000;
+  // Whether the pair was short of CPU: how busy the machine and each proxy were while sampled.
+  const busy = { machine: machineShares(ticks, machineTicks()), client: (100 * (cpuSeconds(pair.client.pid) - cpu.client)) / seconds, server: (100 * (cpuSeconds(pair.server.pid) - cpu.server)) / seconds };
   await finished;
   const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   if (!(rate > 0)) throw new Error(`wrk gave no rate for ${name}:\n${out}`);
@@ -82,7 +101,7 @@ async function measure(name, pair, host, opts, workDir) {
     const samples = stacksOf(files[side]);
     sides[side] = { pid: pair[side].pid, analysis: analyse(samples, REPO_ROOT), folded: foldStacks(samples, REPO_ROOT) };
   }
-  return { name, rate, sides };
+  return { name, rate, busy, sides };
 }
 
 function removePerfMaps(pids) {
@@ -99,6 +118,8 @@ function report(results, opts, stamp) {
   const cols = results.flatMap((r) => ['client', 'server'].map((side) => ({ r, side })));
   L.push(`| µs per request | ${cols.map(({ r, side }) => `${r.name[0]} ${side}`).join(' | ')} |`, `| --- | ${cols.map(() => '---:').join(' | ')} |`);
   L.push(`| req/s while sampled | ${cols.map(({ r }) => fmt(r.rate)).join(' | ')} |`);
+  L.push(`| this proxy's CPU, % of one core | ${cols.map(({ r, side }) => fmt(r.busy[side])).join(' | ')} |`);
+  L.push(`| machine idle, % (all cores) | ${cols.map(({ r }) => fmt(r.busy.machine.idle, 1)).join(' | ')} |`);
   L.push(`| **all** | ${cols.map(({ r, side }) => `**${fmt(us(r.sides[side].analysis.samples, r.rate), 1)}**`).join(' | ')} |`);
   for (const row of rows) {
     L.push(`| ${row} | ${cols.map(({ r, side }) => fmt(us(new Map(r.sides[side].analysis.buckets).get(row) ?? 0, r.rate), 1)).join(' | ')} |`);
@@ -178,7 +199,7 @@ async function main() {
   for (const r of results) for (const side of ['client', 'server']) writeFileSync(join(foldedDir, `${r.name[0]}-${side}.folded`), r.sides[side].folded);
   const markdown = report(results, opts, stamp);
   writeFileSync(join(outDir, `perf-${stamp}.md`), markdown);
-  const json = results.map((r) => ({ name: r.name, rate: r.rate, sides: Object.fromEntries(Object.entries(r.sides).map(([side, s]) => [side, { samples: s.analysis.samples, buckets: s.analysis.buckets, selfFiles: s.analysis.selfFiles.slice(0, 100), selfFunctions: s.analysis.selfFunctions.slice(0, 200), inclusive: s.analysis.inclusive.slice(0, 200) }])) }));
+  const json = results.map((r) => ({ name: r.name, rate: r.rate, busy: r.busy, sides: Object.fromEntries(Object.entries(r.sides).map(([side, s]) => [side, { samples: s.analysis.samples, buckets: s.analysis.buckets, selfFiles: s.analysis.selfFiles.slice(0, 100), selfFunctions: s.analysis.selfFunctions.slice(0, 200), inclusive: s.analysis.inclusive.slice(0, 200) }])) }));
   writeFileSync(join(outDir, `perf-${stamp}.json`), `${JSON.stringify({ options: opts, results: json }, null, 1)}\n`);
   process.stdout.write(markdown);
   log(`wrote bench/results/perf-${stamp}.md, .json and the folded stacks in bench/results/perf-${stamp}/ (${readdirSync(foldedDir).length} files)`);
