@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { makeTempDir, stopOnExit, parseCli, runMain, sleep, buildWorkspaces, cpuSeconds } from './lib/procs.mjs';
 import { fmt } from './lib/stats.mjs';
 import { analyse, foldStacks, parseSamples, RUNNING_BUCKETS } from './lib/perf-stacks.mjs';
+import { forEachPair, PAIR_NAMES, parsePairList } from './lib/pairs.mjs';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
@@ -143,9 +144,7 @@ function report(results, opts, stamp) {
 }
 
 async function main() {
-  const which = args.scenarios.split(',').map((s) => s.trim().toUpperCase());
-  const unknown = which.filter((s) => !['H', 'R', 'M'].includes(s));
-  if (unknown.length > 0) throw new Error(`--scenarios: ${unknown.join(', ')} not among H, R, M`);
+  const which = parsePairList(args.scenarios);
   const opts = { duration: Number(args.duration), record: Number(args.record), frequency: Number(args.frequency), connections: Number(args.connections), top: Number(args.top) };
   if (!(opts.record > 0) || !(opts.duration >= opts.record + 2)) throw new Error(`--duration (${args.duration}) must be at least --record (${args.record}) + 2 seconds: the sampled window sits in the middle of the run`);
   if (!(opts.frequency > 0 && opts.frequency <= 20_000)) throw new Error(`--frequency ${args.frequency}: give samples per second between 1 and 20000`);
@@ -156,39 +155,15 @@ async function main() {
     log('building (tsc -b)');
     buildWorkspaces(REPO_ROOT);
   }
-  const { startNginx, startHaproxyPair, startRawFloorPair } = await import('./lib/peers.mjs');
-  const { writeBenchCertificates } = await import('./lib/certs.mjs');
-  const { startControlPlane, startMeshPair, SHIPPED_NODE_OPTIONS } = await import('./lib/mesh.mjs');
-  const dir = makeTempDir('perf');
-  const certDir = join(dir, 'certs');
-  mkdirSync(certDir);
-  const certs = await writeBenchCertificates(certDir);
-  const nginx = await startNginx(dir);
-  const results = [];
+  const workDir = makeTempDir('perf-data');
   const nodePids = [];
+  let results;
   try {
-    for (const s of which) {
-      log(`scenario ${s}`);
-      if (s === 'H') {
-        const h = await startHaproxyPair(dir, certs, nginx.port);
-        results.push(await measure('H HAProxy pair', h, undefined, opts, dir));
-        await Promise.all([h.client.stop(), h.server.stop()]);
-      }
-      if (s === 'R') {
-        const r = await startRawFloorPair(certDir, nginx.port, `${SHIPPED_NODE_OPTIONS} ${PERF_BASIC_PROF}`);
-        nodePids.push(r.client.pid, r.server.pid);
-        results.push(await measure('R raw Node pair', r, undefined, opts, dir));
-        await Promise.all([r.client.stop(), r.server.stop()]);
-      }
-      if (s === 'M') {
-        const cp = await startControlPlane(join(dir, 'mesh-data'));
-        const m = await startMeshPair(cp, nginx.port, [PERF_BASIC_PROF]);
-        nodePids.push(m.client.pid, m.server.pid);
-        results.push(await measure('M tsmesh sidecars', m, m.hostHeader, opts, dir));
-        cp.admin.close();
-        await Promise.all([m.client.stop(), m.server.stop(), cp.proc.stop()]);
-      }
-    }
+    results = await forEachPair(which, 'perf', [PERF_BASIC_PROF], (name, pair, host) => {
+      log(`scenario ${name}`);
+      if (name !== PAIR_NAMES.H) nodePids.push(pair.client.pid, pair.server.pid);
+      return measure(name, pair, host, opts, workDir);
+    });
   } finally {
     removePerfMaps(nodePids);
   }

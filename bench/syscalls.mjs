@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // System calls per request in each proxy of the H, R and M pairs under the same wrk load (perf's syscall tracepoints):
 // whether a pair is slower because it makes more calls into the kernel, or because of what it does between them.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
-import { makeTempDir, stopOnExit, parseCli, runMain, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { stopOnExit, parseCli, runMain, sleep, buildWorkspaces } from './lib/procs.mjs';
 import { fmt } from './lib/stats.mjs';
+import { forEachPair, parsePairList } from './lib/pairs.mjs';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
@@ -77,9 +77,7 @@ async function measure(name, pair, host, duration, connections) {
 }
 
 async function main() {
-  const which = args.scenarios.split(',').map((s) => s.trim().toUpperCase());
-  const unknown = which.filter((s) => !['H', 'R', 'M'].includes(s));
-  if (unknown.length > 0) throw new Error(`--scenarios: ${unknown.join(', ')} not among H, R, M`);
+  const which = parsePairList(args.scenarios);
   const duration = Number(args.duration);
   if (!(duration > COUNTED_SECONDS + 1)) throw new Error(`--duration must be more than ${COUNTED_SECONDS + 1} seconds (the middle ${COUNTED_SECONDS} are counted)`);
   if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed: apt-get install -y linux-perf');
@@ -89,36 +87,10 @@ async function main() {
     log('building (tsc -b)');
     buildWorkspaces(REPO_ROOT);
   }
-  const { startNginx, startHaproxyPair, startRawFloorPair } = await import('./lib/peers.mjs');
-  const { writeBenchCertificates } = await import('./lib/certs.mjs');
-  const { startControlPlane, startMeshPair, SHIPPED_NODE_OPTIONS } = await import('./lib/mesh.mjs');
-  const dir = makeTempDir('syscalls');
-  const certDir = join(dir, 'certs');
-  mkdirSync(certDir);
-  const certs = await writeBenchCertificates(certDir);
-  const nginx = await startNginx(dir);
-  const results = [];
-  for (const s of which) {
-    log(`scenario ${s}`);
-    // One pair at a time: each stops before the next starts.
-    if (s === 'H') {
-      const h = await startHaproxyPair(dir, certs, nginx.port);
-      results.push(await measure('H HAProxy pair', h, undefined, duration, Number(args.connections)));
-      await Promise.all([h.client.stop(), h.server.stop()]);
-    }
-    if (s === 'R') {
-      const r = await startRawFloorPair(certDir, nginx.port, SHIPPED_NODE_OPTIONS);
-      results.push(await measure('R raw Node pair', r, undefined, duration, Number(args.connections)));
-      await Promise.all([r.client.stop(), r.server.stop()]);
-    }
-    if (s === 'M') {
-      const cp = await startControlPlane(join(dir, 'mesh-data'));
-      const m = await startMeshPair(cp, nginx.port);
-      results.push(await measure('M tsmesh sidecars', m, m.hostHeader, duration, Number(args.connections)));
-      cp.admin.close();
-      await Promise.all([m.client.stop(), m.server.stop(), cp.proc.stop()]);
-    }
-  }
+  const results = await forEachPair(which, 'syscalls', [], (name, pair, host) => {
+    log(`scenario ${name}`);
+    return measure(name, pair, host, duration, Number(args.connections));
+  });
   const perRequest = (counts, r, name) => fmt((counts[name] ?? 0) / (r.rate * COUNTED_SECONDS), 2);
   const lines = [
     `System calls per request, wrk -t1 -c${args.connections}, counted over ${COUNTED_SECONDS} s in the middle of a ${duration} s run (perf stat, syscall tracepoints); perf's own cost lowers the rates a little.`,
