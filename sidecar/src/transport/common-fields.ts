@@ -9,15 +9,14 @@ const COMMON_NAMES = [
   'te', 'grpc-status', 'grpc-message', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding',
   'x-mesh-peer-identity', 'x-mesh-app-port', 'x-mesh-app-protocol', 'x-mesh-error', 'x-mesh-reason',
 ];
-const BY_LENGTH: string[][] = [];
-for (const name of COMMON_NAMES) (BY_LENGTH[name.length] ??= []).push(name);
-const BYTES_BY_LENGTH: { bytes: Buffer; name: string }[][] = [];
-for (const name of COMMON_NAMES) (BYTES_BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name, 'latin1'), name });
+// By length: each name as its string and its bytes (all ASCII, so a byte and a character code are the same number).
+const BY_LENGTH: { bytes: Buffer; name: string }[][] = [];
+for (const name of COMMON_NAMES) (BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name, 'latin1'), name });
 
 // The common name whose bytes buf[start, end) are, exactly; undefined when it is none of them.
 // Compared from the last byte: names of one length mostly differ at their end ("content-type", "cache-control").
 export function commonFieldNameIn(buf: Uint8Array, start: number, end: number): string | undefined {
-  const candidates = BYTES_BY_LENGTH[end - start];
+  const candidates = BY_LENGTH[end - start];
   if (candidates === undefined) return undefined;
   next: for (const candidate of candidates) {
     const bytes = candidate.bytes;
@@ -31,11 +30,11 @@ export function commonFieldNameIn(buf: Uint8Array, start: number, end: number): 
 export function lowerFieldNameAt(text: string, end: number): string {
   const candidates = BY_LENGTH[end];
   if (candidates !== undefined) {
-    for (const name of candidates) {
+    for (const { bytes, name } of candidates) {
       let i = 0;
       for (; i < end; i++) {
         const c = text.charCodeAt(i);
-        if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) break;
+        if ((c >= 65 && c <= 90 ? c + 32 : c) !== bytes[i]) break;
       }
       if (i === end) return name;
     }
@@ -48,11 +47,11 @@ export function lowerFieldNameAt(text: string, end: number): string {
 export function lowerFieldNameIn(buf: Uint8Array, start: number, end: number): string {
   const candidates = BY_LENGTH[end - start];
   if (candidates !== undefined) {
-    for (const name of candidates) {
+    for (const { bytes, name } of candidates) {
       let i = 0;
       for (; start + i < end; i++) {
         const c = buf[start + i] as number;
-        if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) break;
+        if ((c >= 65 && c <= 90 ? c + 32 : c) !== bytes[i]) break;
       }
       if (start + i === end) return name;
     }
