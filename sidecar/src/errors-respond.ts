@@ -1,6 +1,7 @@
 // The one place where a MeshError becomes what the caller sees: HTTP/1.1 response, raw socket answer, or HTTP/2 stream.
 import { constants as h2c } from 'node:http2';
-import type { AnswerStream } from './pipeline/h2-relay.js';
+import { answerWhole, type AnswerStream, type HeadAnswerStream } from './pipeline/h2-relay.js';
+import type { MuxStream } from './transport/mux/stream.js';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MeshError } from './errors.js';
@@ -53,15 +54,14 @@ export function respondRawSocket(socket: Duplex, error: MeshError): void {
   socket.end(http1Head.start().text(statusLine(answer.status)).text('connection: close\r\n').fields(answer.headers, KEEP_ALL).done(Buffer.from(answer.body)));
 }
 
-export function respondHttp2(stream: AnswerStream, error: MeshError): void {
+export function respondHttp2(stream: AnswerStream | MuxStream, error: MeshError): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
     return;
   }
   const answer = answerFor(error);
-  stream.respond({ ':status': answer.status, ...answer.headers });
-  stream.end(answer.body);
+  answerWhole(stream, { ':status': answer.status, ...answer.headers }, Buffer.from(answer.body));
 }
 
 // gRPC callers read grpc-status, not the HTTP status: a refusal is a trailers-only answer, as Envoy sends.
@@ -72,7 +72,7 @@ export function isGrpc(contentType: string | string[] | undefined): boolean {
   return typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
-export function respondGrpc(stream: AnswerStream, error: MeshError): void {
+export function respondGrpc(stream: HeadAnswerStream, error: MeshError): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(h2c.NGHTTP2_INTERNAL_ERROR);

@@ -45,11 +45,11 @@ function answer(connection: MuxConnection, headers: Record<string, string>): Pro
     const stream = connection.request(headers, true);
     let body = '';
     stream.once('response', (received: IncomingHttpHeaders) => {
-      stream.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      stream.once('end', () => resolve({ headers: received, body }));
+      stream.duplex().on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      stream.duplex().once('end', () => resolve({ headers: received, body }));
     });
     stream.once('close', () => {
-      if (!stream.readableEnded) reject(new Error(`reset ${stream.rstCode}: ${stream.resetReason}`));
+      if (!stream.duplex().readableEnded) reject(new Error(`reset ${stream.rstCode}: ${stream.resetReason}`));
     });
   });
 }

@@ -32,7 +32,7 @@ describe('connection window', () => {
     const replies: Promise<Buffer>[] = [];
     for (let i = 0; i < streams; i++) {
       const stream = client.request({ ':method': 'POST', ':path': `/upload/${i}` }, false);
-      stream.end(Buffer.alloc(bodyBytes, i));
+      stream.duplex().end(Buffer.alloc(bodyBytes, i));
       replies.push(response(stream).then(() => readAll(stream)));
     }
     // 24 streams x 256 KiB of their own credit would be 6 MiB; the connection grants 4 MiB.
@@ -47,7 +47,7 @@ describe('connection window', () => {
     const answers = held.map((stream) =>
       readAll(stream).then((body) => {
         stream.respond({ ':status': 200 });
-        stream.end(String(body.length));
+        stream.duplex().end(String(body.length));
       }),
     );
     await Promise.all(answers);
@@ -60,13 +60,13 @@ describe('connection window', () => {
     server.on('stream', (stream: MuxStream) => {
       void readAll(stream).then((body) => {
         stream.respond({ ':status': 200 });
-        stream.end(String(body.length));
+        stream.duplex().end(String(body.length));
       });
     });
     const body = Buffer.alloc(16 * 1024, 1);
     for (let i = 0; i < 600; i++) {
       const stream = client.request({ ':method': 'POST', ':path': '/' }, false);
-      stream.end(body);
+      stream.duplex().end(body);
       await response(stream);
       expect((await readAll(stream)).toString()).toBe(String(body.length));
     }
@@ -83,18 +83,18 @@ describe('connection window', () => {
       }
       void readAll(stream).then((body) => {
         stream.respond({ ':status': 200 });
-        stream.end(String(body.length));
+        stream.duplex().end(String(body.length));
       });
     });
     // Each refused upload leaves up to a window in flight: 30 x 256 KiB is well over the connection's 4 MiB.
     for (let i = 0; i < 30; i++) {
       const stream = client.request({ ':method': 'POST', ':path': '/refuse' }, false);
-      stream.end(Buffer.alloc(INITIAL_WINDOW, 2));
+      stream.duplex().end(Buffer.alloc(INITIAL_WINDOW, 2));
       await closed(stream);
       expect(stream.rstCode).toBe(Code.refused);
     }
     const last = client.request({ ':method': 'POST', ':path': '/accept' }, false);
-    last.end(Buffer.alloc(INITIAL_WINDOW, 3));
+    last.duplex().end(Buffer.alloc(INITIAL_WINDOW, 3));
     await response(last);
     expect((await readAll(last)).toString()).toBe(String(INITIAL_WINDOW));
     expect(refused).toBe(30);

@@ -17,11 +17,11 @@ describe('exchanges', () => {
     server.on('stream', (stream: MuxStream, head: IncomingHttpHeaders) => {
       void readAll(stream).then((body) => {
         stream.respond({ ':status': 201, 'x-echo': head['x-in'], 'x-cookie': head.cookie, 'set-cookie': ['a=1', 'b=2'] });
-        stream.end(`${String(head[':method'])} ${String(head[':path'])} got "${body.toString()}"`);
+        stream.duplex().end(`${String(head[':method'])} ${String(head[':path'])} got "${body.toString()}"`);
       });
     });
     const stream = client.request({ ':method': 'POST', ':path': '/orders', 'x-in': ['one', 'two'], cookie: ['a=1', 'b=2'] }, false);
-    stream.end('the request body');
+    stream.duplex().end('the request body');
     const [head, flags] = await response(stream);
     expect(head).toMatchObject({ ':status': '201', 'x-echo': 'one, two', 'x-cookie': 'a=1; b=2', 'set-cookie': ['a=1', 'b=2'] });
     expect(flags & FLAG_END).toBe(0);
@@ -57,15 +57,15 @@ describe('exchanges', () => {
         const uploaded = readAll(stream);
         // Ended only once the upload is in: an answer that ends first stops the upload (RFC 9113 8.1).
         const sendDownload = async (): Promise<void> => {
-          for (const chunk of chunks(download, 100_000)) if (!stream.write(chunk)) await once(stream, 'drain');
+          for (const chunk of chunks(download, 100_000)) if (!stream.duplex().write(chunk)) await once(stream.duplex(), 'drain');
           resolve(sha256(await uploaded));
-          stream.end();
+          stream.duplex().end();
         };
         sendDownload().catch(reject);
       });
     });
     const stream = client.request({ ':method': 'PUT', ':path': '/blob' }, false);
-    const sent = pipeline(Readable.from(chunks(upload, 70_000)), stream);
+    const sent = pipeline(Readable.from(chunks(upload, 70_000)), stream.duplex());
     const [body] = await Promise.all([readAll(stream), sent]);
     expect(sha256(body)).toBe(sha256(download));
     expect(await received).toBe(sha256(upload));
@@ -89,17 +89,17 @@ describe('flow control', () => {
     const slow = client.request({ ':method': 'POST', ':path': '/slow' }, false);
     const piece = Buffer.alloc(8 * 1024, 1);
     let written = 0;
-    while (slow.write(piece)) {
+    while (slow.duplex().write(piece)) {
       written += piece.length;
       if (written > 4 * INITIAL_WINDOW) throw new Error('write() never pushed back');
     }
     // Writes complete at once while there is credit, then queue in the stream.
     expect(written).toBeGreaterThanOrEqual(INITIAL_WINDOW);
-    expect(written).toBeLessThanOrEqual(INITIAL_WINDOW + 2 * slow.writableHighWaterMark);
+    expect(written).toBeLessThanOrEqual(INITIAL_WINDOW + 2 * slow.duplex().writableHighWaterMark);
 
     // A whole exchange on the same connection: no head-of-line stall behind the stopped upload.
     const quick = client.request({ ':method': 'POST', ':path': '/quick' }, false);
-    quick.end('abc');
+    quick.duplex().end('abc');
     const [quickHead] = await response(quick);
     expect(quickHead['x-len']).toBe('3');
     expect((await readAll(quick)).length).toBe(0);
@@ -107,18 +107,18 @@ describe('flow control', () => {
 
     const slowServer = serverStreams[0]!;
     // The slow stream's DATA went out before the quick HEADERS on one socket: all of it has arrived, exactly one window.
-    expect(slowServer.readableLength).toBe(INITIAL_WINDOW);
+    expect(slowServer.duplex().readableLength).toBe(INITIAL_WINDOW);
     // On top of the window: frame headers, both request heads and the quick body, a few hundred bytes.
     expect(client.socket.bytesWritten - before).toBeLessThan(INITIAL_WINDOW + 4 * 1024);
-    expect(slow.writableNeedDrain).toBe(true);
-    expect(slow.writableLength).toBeGreaterThan(0);
+    expect(slow.duplex().writableNeedDrain).toBe(true);
+    expect(slow.duplex().writableLength).toBeGreaterThan(0);
 
     const total = written + 4 * INITIAL_WINDOW;
     const answered = response(slow);
-    slowServer.on('end', () => slowServer.respond({ ':status': 200 }, { endStream: true }));
+    slowServer.duplex().on('end', () => slowServer.respond({ ':status': 200 }, { endStream: true }));
     const got = readAll(slowServer);
     const rest = Buffer.alloc(total - written - piece.length, 1);
-    slow.end(rest);
+    slow.duplex().end(rest);
     expect((await got).length).toBe(total);
     const [slowHead] = await answered;
     expect(slowHead[':status']).toBe('200');
@@ -158,7 +158,7 @@ describe('resets', () => {
     const { client, server } = await muxPair();
     const seen = once(server, 'stream') as Promise<[MuxStream]>;
     const stream = client.request({ ':method': 'POST', ':path': '/' }, false);
-    stream.write('part of it');
+    stream.duplex().write('part of it');
     const [serverStream] = await seen;
     stream.destroy();
     await closed(serverStream);
@@ -174,17 +174,17 @@ describe('resets', () => {
     server.on('stream', (stream: MuxStream) => {
       serverStream = stream;
       stream.respond({ ':status': 413 });
-      stream.end('too large, stop');
+      stream.duplex().end('too large, stop');
     });
     const stream = client.request({ ':method': 'POST', ':path': '/upload' }, false);
     const answer = response(stream);
     const big = Buffer.alloc(64 * 1024);
     // More than a window: without the NO_ERROR reset these writes would wait for credit forever.
-    for (let i = 0; i < 8; i++) stream.write(big);
+    for (let i = 0; i < 8; i++) stream.duplex().write(big);
     const [head] = await answer;
     expect(head[':status']).toBe('413');
     expect((await readAll(stream)).toString()).toBe('too large, stop');
-    stream.end();
+    stream.duplex().end();
     await closed(stream);
     expect(stream.rstCode).toBe(Code.noError);
     expect(stream.resetReason).toMatch(/answered before/);
@@ -216,11 +216,11 @@ describe('resets', () => {
     await response(large);
     expect(sha256(await readAll(large))).toBe(sha256(big));
     const upload = client.request({ ':method': 'POST', ':path': '/upload' }, false);
-    upload.write(Buffer.alloc(1024));
+    upload.duplex().write(Buffer.alloc(1024));
     const [uploadHead] = await response(upload);
     expect(uploadHead[':status']).toBe('413');
     expect((await readAll(upload)).toString()).toBe('whole /upload');
-    upload.end();
+    upload.duplex().end();
     await Promise.all([small, empty, large, upload, ...serverStreams].map((stream) => closed(stream)));
     expect(serverStreams.map((stream) => stream.rstCode)).toEqual([Code.noError, Code.noError, Code.noError, Code.noError]);
     expect(upload.resetReason).toMatch(/answered before/);
@@ -234,7 +234,7 @@ describe('resets', () => {
       if (head[':path'] === '/now') return stream.respondWhole({ ':status': 200 }, Buffer.from('all here'));
       if (head[':path'] === '/empty') return stream.respond({ ':status': 204 }, { endStream: true });
       stream.respond({ ':status': 200 });
-      stream.write('first ');
+      stream.duplex().write('first ');
       later.push(stream);
     });
     const now = client.request({ ':method': 'GET', ':path': '/now' }, true);
@@ -251,16 +251,45 @@ describe('resets', () => {
     await response(streaming);
     await new Promise((resolve) => setImmediate(resolve));
     expect(streaming.readWhole()).toBeNull();
-    later[0]!.end('then the rest');
+    later[0]!.duplex().end('then the rest');
     expect((await readAll(streaming)).toString()).toBe('first then the rest');
     await closed(streaming);
     expect([client.active, server.active]).toEqual([0, 0]);
   });
 
+  it('a request body nobody read (no Duplex was made) is dropped when the answer ends the exchange, and its credit goes back', async () => {
+    const { server, raw } = await againstRawClient();
+    const streams: MuxStream[] = [];
+    server.on('stream', (stream: MuxStream) => streams.push(stream));
+    const body = Buffer.alloc(MAX_FRAME_PAYLOAD, 7);
+    // 5 x 256 KiB: past the quarter of the connection window after which the server gives credit back.
+    const ids = [1, 3, 5, 7, 9];
+    const sent = raw.socket.bytesWritten;
+    for (const id of ids) {
+      const data = [0, 1, 2, 3].map((i) => Buffer.concat([frameHeader(Frame.data, i === 3 ? FLAG_END : 0, id, body.length), body]));
+      raw.send(headers(id, ':method:POST\n:path:/upload\n'), ...data);
+    }
+    const total = (await new Promise<number>((resolve) => raw.socket.write('', () => resolve(raw.socket.bytesWritten)))) - sent;
+    // Answered only once every body is in, unread: the exchanges end whole, not as uploads cut short.
+    while (server.socket.bytesRead < total) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const stream of streams) stream.respondWhole({ ':status': 200 }, Buffer.from('ignored'));
+    for (const id of ids) {
+      const answer = await raw.frame(Frame.data, id);
+      expect(answer.flags & FLAG_END).toBe(FLAG_END);
+      expect(answer.payload.toString()).toBe('ignored');
+    }
+    const granted = await raw.frame(Frame.window, 0);
+    expect(granted.payload.readUInt32BE(0)).toBeGreaterThanOrEqual(4 * 4 * body.length);
+    expect(raw.frames.filter((f) => f.type === Frame.reset)).toEqual([]);
+    await Promise.all(streams.map((stream) => closed(stream)));
+    expect(streams.map((stream) => stream.rstCode)).toEqual(ids.map(() => Code.noError));
+    expect(server.active).toBe(0);
+  });
+
   // Regression: DATA went out before HEADERS, a protocol error at the peer.
   it('a server that writes a body before its head resets the stream with INTERNAL', async () => {
     const { client, server } = await muxPair();
-    server.on('stream', (stream: MuxStream) => stream.write('no head yet'));
+    server.on('stream', (stream: MuxStream) => stream.duplex().write('no head yet'));
     const stream = client.request({ ':method': 'GET', ':path': '/' }, true);
     await closed(stream);
     expect(stream.rstCode).toBe(Code.internal);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver } from '../../test-support/otlp-receiver.js';
 import { ForbiddenError, UpstreamResetError } from '../src/errors.js';
 import type { AppResponse, InboundRequest } from '../src/inbound/http/types.js';
-import { createOutboundRequest, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from '../src/outbound/http/types.js';
+import { createOutboundRequest, streamBody, type OutboundLayer, type OutboundRequest, type UpstreamResponse } from '../src/outbound/http/types.js';
 import { compose, type Handler } from '../src/pipeline/layer.js';
 import { attemptTelemetryLayer, inboundTelemetryLayer, outboundTelemetryLayer } from '../src/telemetry/layers.js';
 import { createTelemetry, type Telemetry, type TelemetryConfig } from '../src/telemetry/telemetry.js';
@@ -125,7 +125,7 @@ describe('outbound and attempt layers', () => {
     const handler = compose(outboundTelemetryLayer(t), target, retryTwice, attemptTelemetryLayer(t))(terminal);
     const req = createOutboundRequest({ method: 'POST', authority: 'orders.shop', path: '/orders', headers: { traceparent: `00-${APP_TRACE}-${'2'.repeat(16)}-01` }, body: null, upgrade: null });
     const res = await handler(req);
-    res.body.resume();
+    streamBody(res.body).resume();
     (final!.body as unknown as PassThrough).end();
 
     const spans = await receiver.waitForSpans((all) => all.filter((s) => s.traceId === APP_TRACE && s.kind === 'CLIENT').length === 2 && all.some((s) => s.parentSpanId === '2'.repeat(16)));
@@ -158,7 +158,7 @@ describe('outbound and attempt layers', () => {
     const handler = compose(outboundTelemetryLayer(t), target)(() => Promise.resolve(answers[call++]!));
     for (const body of bodies) {
       const res = await handler(createOutboundRequest({ method: 'POST', authority: 'orders.shop', path: '/shop.Orders/Get', headers: { 'content-type': 'application/grpc' }, body: null, upgrade: null }));
-      res.body.resume();
+      streamBody(res.body).resume();
       if (body === bodies[0]) body.emit('trailers', { 'grpc-status': '5', 'grpc-message': 'not found' });
       body.end();
       await new Promise((resolve) => body.once('close', resolve));

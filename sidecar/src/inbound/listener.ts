@@ -23,6 +23,7 @@ import { Cancellation } from '../pipeline/cancellation.js';
 import { ALPN_MUX } from '../transport/mux/frames.js';
 import { MuxConnection } from '../transport/mux/connection.js';
 import type { MuxStream } from '../transport/mux/stream.js';
+import type { MuxBody } from '../transport/mux/body.js';
 
 export interface InboundListenerOptions {
   host: string;
@@ -214,7 +215,7 @@ function serveStream(handler: InboundHandler, stream: PeerStream, headers: Incom
     path: headers[':path'] ?? '/',
     authority: headers[':authority'] ?? headers.host ?? '',
     headers,
-    body: stream.endAfterHeaders || method === 'CONNECT' ? null : stream,
+    body: stream.endAfterHeaders || method === 'CONNECT' ? null : streamOf(stream),
     upgrade: method !== 'CONNECT' ? null : protocol === undefined ? 'tcp' : 'websocket',
     appPort: target.port,
     appProtocol: target.protocol,
@@ -238,15 +239,21 @@ function isHttp2(stream: PeerStream): stream is ServerHttp2Stream {
   return 'session' in stream;
 }
 
-function writeAppResponse(stream: PeerStream, response: AppResponse, tunnels: SocketSet): void {
+// The exchange as a Duplex: a tsmesh/1 stream makes one only for a body it streams.
+function streamOf(stream: PeerStream): ServerHttp2Stream | MuxBody {
+  return isHttp2(stream) ? stream : stream.duplex();
+}
+
+function writeAppResponse(peerStream: PeerStream, response: AppResponse, tunnels: SocketSet): void {
   const tunnel = response.tunnel;
   if (tunnel === null) {
     const body = response.body;
-    if (Buffer.isBuffer(body)) return answerWhole(stream, response.headers, body);
+    if (Buffer.isBuffer(body)) return answerWhole(peerStream, response.headers, body);
     // Trailers (an h2 app's) reach the caller over HTTP/2 only; a tsmesh/1 caller's app spoke HTTP/1.1.
-    relayToH2(stream, response.headers, body, response.withTrailers === true && isHttp2(stream), response.headersOnly === true);
+    relayToH2(streamOf(peerStream), response.headers, body, response.withTrailers === true && isHttp2(peerStream), response.headersOnly === true);
     return;
   }
+  const stream = streamOf(peerStream);
   if (stream.destroyed || stream.closed) {
     tunnel.destroy();
     return;

@@ -7,7 +7,7 @@ import type { RequestHead } from '../transport/http1-head.js';
 import type { H1Answer } from './h1-answer.js';
 import type { H1Exchange } from './h1-connection.js';
 import { APP_PORT_HEADER, APP_PROTOCOL_HEADER, h1RequestToH2, isHopByHop } from '../pipeline/headers.js';
-import { createOutboundRequest, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
+import { createOutboundRequest, streamBody, type OutboundHandler, type OutboundRequest, type UpstreamResponse } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
 import { MuxStream } from '../transport/mux/stream.js';
 import { headerBag } from '../transport/header-bag.js';
@@ -76,14 +76,14 @@ export function proxyHttp1(handler: OutboundHandler, exchange: H1Exchange, logge
 }
 
 function writeUpstream(answer: H1Answer, upstream: UpstreamResponse): void {
-  const body = upstream.body;
   if (answer.aborted) {
-    body.destroy();
+    upstream.body.destroy();
     return;
   }
   // Nearly every small answer has all come with its head: written at once, without a flowing stream.
-  const whole = body instanceof MuxStream ? body.readWhole() : null;
+  const whole = upstream.body instanceof MuxStream ? upstream.body.readWhole() : null;
   if (whole !== null) return answer.writeWhole(upstream.status, upstream.headers, isHopByHop, whole);
+  const body = streamBody(upstream.body);
   answer.writeHead(upstream.status, upstream.headers, isHopByHop);
   const resume = (): void => {
     body.resume();

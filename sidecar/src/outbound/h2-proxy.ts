@@ -6,7 +6,7 @@ import { BadRequestError, toMeshError } from '../errors.js';
 import { isGrpc, respondGrpc, respondHttp2 } from '../errors-respond.js';
 import { h2ToH2 } from '../pipeline/headers.js';
 import { relayToH2 } from '../pipeline/h2-relay.js';
-import { createOutboundRequest, type OutboundHandler } from './http/types.js';
+import { createOutboundRequest, streamBody, type OutboundHandler } from './http/types.js';
 import type { TransparentTarget } from './transparent.js';
 import { headerBag } from '../transport/header-bag.js';
 
@@ -65,7 +65,7 @@ function proxyStream(handler: OutboundHandler, stream: ServerHttp2Stream, header
   });
   handler(request).then(
     (upstream) => {
-      relayToH2(stream, h2ToH2(upstream.headers, headerBag(), true), upstream.body, true, upstream.headersOnly === true);
+      relayToH2(stream, h2ToH2(upstream.headers, headerBag(), true), streamBody(upstream.body), true, upstream.headersOnly === true);
     },
     (error: unknown) => {
       const meshError = toMeshError(error, 'outbound');

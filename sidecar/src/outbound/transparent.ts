@@ -7,7 +7,7 @@ import { respondRawSocket } from '../errors-respond.js';
 import type { OriginalDstReader } from '../intercept/original-dst.js';
 import { detectProtocol } from './detect.js';
 import type { H2ProxyServer } from './h2-proxy.js';
-import { createOutboundRequest, type OutboundHandler } from './http/types.js';
+import { createOutboundRequest, streamBody, type OutboundHandler } from './http/types.js';
 
 // Where a transparently intercepted connection was dialled to, and the mesh service behind that address.
 export interface TransparentTarget {
@@ -120,7 +120,7 @@ function tunnel(socket: Socket, target: TransparentTarget, options: ConnectionRo
   options.handler(request).then(
     (upstream) => {
       socket.off('close', onEarlyClose);
-      const stream = upstream.body;
+      const stream = streamBody(upstream.body);
       if (socket.destroyed || upstream.status !== 200) {
         if (!socket.destroyed) options.logger.warn('opaque tunnel refused by the peer', { address: target.address, status: upstream.status, reason: upstream.headers['x-mesh-reason'] });
         stream.destroy();

@@ -6,7 +6,7 @@ import { respondRawSocket } from '../errors-respond.js';
 import type { RequestHead } from '../transport/http1-head.js';
 import { isHopByHop } from '../pipeline/headers.js';
 import { http1Head, statusLine } from '../transport/http1-write.js';
-import type { OutboundHandler, UpstreamResponse } from './http/types.js';
+import { streamBody, type OutboundHandler, type UpstreamResponse } from './http/types.js';
 import { toOutboundRequest } from './h1-proxy.js';
 import type { TransparentTarget } from './transparent.js';
 
@@ -34,7 +34,7 @@ export function proxyUpgrade(handler: OutboundHandler, req: RequestHead, socket:
 
 // 200 on an extended CONNECT is the peer app's 101; its headers (Sec-WebSocket-Accept...) go back to the app.
 function openTunnel(socket: Duplex, head: Buffer, upstream: UpstreamResponse): void {
-  const stream = upstream.body;
+  const stream = streamBody(upstream.body);
   socket.write(http1Head.start().text(statusLine(101)).text('connection: Upgrade\r\nupgrade: websocket\r\n').fields(upstream.headers, isHopByHop).done());
   if (head.length > 0) stream.write(head);
   socket.pipe(stream);
@@ -48,8 +48,9 @@ function openTunnel(socket: Duplex, head: Buffer, upstream: UpstreamResponse): v
 // body ended by the close (so the peer's framing fields, hop-by-hop, stay out).
 function relayRefusal(socket: Duplex, upstream: UpstreamResponse): void {
   socket.write(http1Head.start().text(statusLine(upstream.status)).text('connection: close\r\n').fields(upstream.headers, isHopByHop).done());
-  upstream.body.pipe(socket);
-  upstream.body.once('close', () => {
-    if (!upstream.body.readableEnded) socket.destroy();
+  const body = streamBody(upstream.body);
+  body.pipe(socket);
+  body.once('close', () => {
+    if (!body.readableEnded) socket.destroy();
   });
 }

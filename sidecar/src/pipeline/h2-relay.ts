@@ -1,21 +1,29 @@
 // Writes an answer onto a server stream (HTTP/2 or tsmesh/1): headers, streamed body, and the trailers gRPC needs for its status.
 import { constants as h2c, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Readable, Writable } from 'node:stream';
+import { MuxStream } from '../transport/mux/stream.js';
 
-// What node:http2's server stream and a tsmesh/1 stream share, and all an answer needs.
+// What an answer made of a head alone needs: node:http2's server stream, or a tsmesh/1 stream.
+export interface HeadAnswerStream {
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  readonly headersSent: boolean;
+  respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean }): void;
+  close(code?: number): void;
+}
+
+// What a streamed answer needs: node:http2's server stream, or a tsmesh/1 stream's Duplex.
 export interface AnswerStream extends Writable {
   readonly headersSent: boolean;
   respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean; waitForTrailers?: boolean }): void;
   close(code?: number): void;
   sendTrailers(headers: OutgoingHttpHeaders): void;
-  // tsmesh/1: the head and a whole body in one go.
-  respondWhole?(headers: OutgoingHttpHeaders, body: Buffer): void;
 }
 
-// An answer whose body was read whole with its head (a Buffer, not a stream).
-export function answerWhole(stream: AnswerStream, headers: OutgoingHttpHeaders, body: Buffer): void {
+// An answer whose body was read whole with its head (a Buffer, not a stream); tsmesh/1 sends both in one go.
+export function answerWhole(stream: AnswerStream | MuxStream, headers: OutgoingHttpHeaders, body: Buffer): void {
   if (stream.destroyed || stream.closed) return;
-  if (stream.respondWhole !== undefined) return stream.respondWhole(headers, body);
+  if (stream instanceof MuxStream) return stream.respondWhole(headers, body);
   if (body.length === 0) return stream.respond(headers, { endStream: true });
   stream.respond(headers);
   // node:http2 ends the stream itself on respond() for an answer that has no body (HEAD, 204, 304).

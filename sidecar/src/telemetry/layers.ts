@@ -1,5 +1,4 @@
 // The layers that trace, count and log requests; every hook is guarded, so telemetry never fails or changes a request.
-import type { Readable } from 'node:stream';
 import { isMeshError } from '../errors.js';
 import type { AppResponse, InboundLayer, InboundRequest } from '../inbound/http/types.js';
 import type { OutboundLayer, OutboundRequest, UpstreamResponse } from '../outbound/http/types.js';
@@ -7,7 +6,7 @@ import type { Telemetry } from './telemetry.js';
 import type { TapSink } from '../tap/sink.js';
 import type { SpanEnd, SpanHandle } from './tracing.js';
 import { extractParent } from './trace-context.js';
-import { whenClosed } from '../pipeline/when-closed.js';
+import { whenClosed, type Closable } from '../pipeline/when-closed.js';
 
 interface Refusal {
   status: number;
@@ -44,7 +43,7 @@ function reportCompleted(t: Telemetry, tap: TapSink | undefined, direction: 'inb
 
 // A request is done when its answer is: an accepted upgrade at the tunnel's opening (the tunnel's lifetime is
 // not a latency), else once the body has closed (a body read whole with its head: at once).
-function whenAnswered(body: Readable | Buffer, tunnel: boolean, done: () => void): void {
+function whenAnswered(body: Closable | Buffer, tunnel: boolean, done: () => void): void {
   if (tunnel || Buffer.isBuffer(body)) done();
   else whenClosed(body, done);
 }

@@ -101,8 +101,9 @@ export const reasonOf = (frame: RawFrame, prefix: number): string => frame.paylo
 export function readAll(stream: MuxStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    const body = stream.duplex();
+    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.once('end', () => resolve(Buffer.concat(chunks)));
     stream.once('close', () => reject(new Error(`closed before its end (${stream.rstCode}: ${stream.resetReason})`)));
   });
 }

@@ -8,7 +8,7 @@ import { MuxConnection } from '../../transport/mux/connection.js';
 import { HeaderBlockError } from '../../transport/mux/frames.js';
 import type { MuxStream } from '../../transport/mux/stream.js';
 import { APP_PORT_HEADER, APP_PROTOCOL_HEADER } from '../../pipeline/headers.js';
-import { cancelReason, type OutboundHandler, type OutboundRequest, type UpstreamBody, type UpstreamResponse } from './types.js';
+import { cancelReason, streamBody, type OutboundHandler, type OutboundRequest, type UpstreamBody, type UpstreamResponse } from './types.js';
 
 export function forwardHandler(pool: SessionPool): OutboundHandler {
   return (req) => {
@@ -127,7 +127,7 @@ function awaitAnswer(stream: UpstreamBody, req: OutboundRequest, closedEarly: ()
     });
     const body = req.body;
     if (body !== null) {
-      body.pipe(stream);
+      body.pipe(streamBody(stream));
       // A body that closes before its end (the app hung up mid-upload) must not leave the peer waiting for the rest.
       const cutShort = (): void => {
         if (!body.readableEnded && !stream.closed) stream.close(h2c.NGHTTP2_CANCEL);

@@ -1,6 +1,7 @@
 // What flows through the outbound stack: the app's request as the layers see it, and the peer's answer.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import { MuxStream } from '../../transport/mux/stream.js';
 import type { ServiceEndpoint, ServiceName } from '../../discovery/endpoint-resolver.js';
 import type { RoutePlan } from '@tsmesh/proto';
 import type { Handler, Layer } from '../../pipeline/layer.js';
@@ -48,13 +49,21 @@ export interface OutboundRequest {
   cancel(reason: MeshError): void;
 }
 
-// The exchange's stream, HTTP/2 or tsmesh/1: close(code) resets it with an HTTP/2 error code.
-export type UpstreamBody = Duplex & { close(code?: number): void; readonly rstCode?: number | undefined };
+// A body streamed both ways: node:http2's stream, or a tsmesh/1 stream's Duplex. close(code) resets it with an HTTP/2 error code.
+export type StreamBody = Duplex & { close(code?: number): void; readonly rstCode?: number | undefined };
+
+// The exchange's stream: HTTP/2, or tsmesh/1, whose body is read whole (readWhole) or through streamBody().
+export type UpstreamBody = StreamBody | MuxStream;
+
+// The exchange's body as a Duplex; a tsmesh/1 stream makes one only now.
+export function streamBody(body: UpstreamBody): StreamBody {
+  return body instanceof MuxStream ? body.duplex() : body;
+}
 
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  // Its readable side is the response body; for an upgrade it is the tunnel both ways.
+  // The response body (streamBody(): its readable side); for an upgrade, the tunnel both ways.
   body: UpstreamBody;
   // The response HEADERS frame ended the stream (a gRPC trailers-only answer).
   headersOnly?: boolean;

@@ -1,18 +1,14 @@
-// One tsmesh/1 exchange as a Duplex: the body out with credit-based flow control, the body in with credit granted as it is read.
+// One tsmesh/1 exchange: its state and flow control both ways; its body becomes a Node Duplex only when one is streamed.
+import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { Duplex, type DuplexOptions } from 'node:stream';
 import { Code, encodeHeaderFrame, FLAG_END, HeaderBlockError, INITIAL_WINDOW, MAX_CREDIT, MAX_FRAME_PAYLOAD } from './frames.js';
+import { MuxBody } from './body.js';
 import { ReceiveCredit } from './receive-credit.js';
 import type { StreamLink } from './stream-link.js';
 
 const EMPTY = Buffer.alloc(0);
-
-// Node documents Duplex's readable/writable options (false: that side starts ended); @types/node 20 lacks them.
-type EndableDuplexOptions = DuplexOptions & { readable: boolean; writable: boolean };
-
-function duplexOptions(client: boolean, requestEnds: boolean): EndableDuplexOptions {
-  return { allowHalfOpen: true, writable: !(requestEnds && client), readable: !(requestEnds && !client) };
-}
+// As a Readable's default high-water mark: past this much unread body, the peer gets no more credit until it is read.
+const UNREAD_LIMIT = 16 * 1024;
 
 interface BlockedWrite {
   chunk: Buffer;
@@ -20,9 +16,15 @@ interface BlockedWrite {
   done: (error?: Error | null) => void;
 }
 
-// The subset of node:http2's stream that the layers use (close(code), rstCode, respond, endAfterHeaders),
-// so the pipeline handles either transport without knowing which one carries the exchange.
-export class MuxStream extends Duplex {
+function emitClose(stream: MuxStream): void {
+  stream.emit('close');
+}
+
+// The subset of node:http2's stream that the layers use (close(code), rstCode, respond, endAfterHeaders, 'close',
+// 'response'), so the pipeline handles either transport. Nearly every exchange is a head and a small body each way,
+// sent and taken whole (respondWhole, readWhole); a Duplex per exchange (duplex()) is made only for a streamed body,
+// as it cost more than the rest of the stream. Events: 'response' (client: the answer's head), 'close', 'error'.
+export class MuxStream extends EventEmitter {
   // Set once the stream is closed: NO_ERROR after both ends, else the reset's code.
   rstCode: number | undefined;
   // Why the stream was reset, for the error the caller sees.
@@ -30,22 +32,31 @@ export class MuxStream extends Duplex {
   headersSent = false;
   // The peer's HEADERS ended its side: no body follows.
   endAfterHeaders = false;
+  // Our side ended cleanly (END sent, or a client's request had no body), as node:http2 reports writableFinished.
+  writableFinished = false;
   private headersReceived: boolean;
   private localEnded = false;
   private remoteEnded = false;
   // The peer's END arrived (remoteEnded is also set by a reset).
   private endReceived = false;
   private settledOnce = false;
+  private closedFlag = false;
+  private destroyedFlag = false;
   // A client stream waits for a free stream slot before its HEADERS go out; until then it has no credit.
   private started: boolean;
   private sendCredit: number;
   private readonly received: ReceiveCredit;
   private blocked: BlockedWrite | null = null;
   private finalPending: ((error?: Error | null) => void) | null = null;
+  private view: MuxBody | null = null;
+  // The body that arrived while no Duplex reads it (null: none yet).
+  private unread: Buffer[] | null = null;
+  private unreadLength = 0;
+  // Nothing more to read: the body was taken whole or dropped, or the request had none.
+  private readDone: boolean;
 
   // requestEnds: the request has no body. On a client stream its HEADERS carry END; on a server stream
-  // (requestFrame null) the peer's did. That side of the Duplex is made ended from the start: no end()
-  // or push(null), whose events and ticks were a measurable share of each exchange's cost.
+  // (requestFrame null) the peer's did.
   constructor(
     readonly id: number,
     private readonly link: StreamLink,
@@ -54,20 +65,52 @@ export class MuxStream extends Duplex {
     private readonly requestFrame: Buffer | null = null,
     private readonly requestEnds = false,
   ) {
-    super(duplexOptions(requestFrame !== null, requestEnds));
+    super();
     this.received = new ReceiveCredit(id, link);
     this.started = started;
     // A server stream exists because its HEADERS arrived.
     this.headersReceived = requestFrame === null;
     this.sendCredit = started ? INITIAL_WINDOW : 0;
+    this.readDone = requestEnds && requestFrame === null;
     if (requestEnds) {
       if (requestFrame !== null) {
         this.localEnded = true;
+        this.writableFinished = true;
       } else {
         this.endAfterHeaders = true;
         this.remoteEnded = true;
       }
     }
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  get destroyed(): boolean {
+    return this.view !== null ? this.view.destroyed : this.destroyedFlag;
+  }
+
+  // The body as a Node Duplex, made on first use: its readable side is what the peer sends, its writable side what goes to it.
+  duplex(): MuxBody {
+    if (this.view !== null) return this.view;
+    const view = new MuxBody(this, !this.readDone, !this.localEnded);
+    this.view = view;
+    view.on('error', (error: Error) => this.emit('error', error));
+    view.on('close', () => {
+      this.closedFlag = true;
+      this.destroyedFlag = true;
+      this.emit('close');
+    });
+    if (!this.readDone) {
+      const unread = this.unread;
+      this.unread = null;
+      this.unreadLength = 0;
+      if (unread !== null) for (const chunk of unread) view.push(chunk);
+      if (this.endReceived) view.push(null);
+    }
+    if (this.closedFlag) view.destroy();
+    return view;
   }
 
   // Client: a stream slot is free; the request goes out, then any body written meanwhile.
@@ -80,7 +123,7 @@ export class MuxStream extends Duplex {
     this.resumeSending();
   }
 
-  // Server: the answer's head. endStream: no body follows (the remaining writable side is ended here).
+  // Server: the answer's head. endStream: no body follows.
   respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean }): void {
     if (this.headersSent || this.settledOnce) return;
     const end = options?.endStream === true;
@@ -88,12 +131,7 @@ export class MuxStream extends Duplex {
     if (frame === null) return;
     this.headersSent = true;
     this.link.sendHeaders(this.id, frame, end);
-    if (end) {
-      this.localEnded = true;
-      this.end();
-      this.answeredBeforeUpload();
-      this.settleIfDone();
-    }
+    if (end) this.endedLocally();
   }
 
   // The answer's HEADERS frame, or null when its fields cannot be carried (the stream is reset instead).
@@ -107,14 +145,14 @@ export class MuxStream extends Duplex {
     }
   }
 
-  // Server: an answer read whole from the app, head and body in one go instead of through the Writable side.
+  // Server: an answer read whole from the app, head and body in one go.
   respondWhole(headers: OutgoingHttpHeaders, body: Buffer): void {
     if (body.length === 0) return this.respond(headers, { endStream: true });
     if (this.headersSent || this.settledOnce) return;
-    // Past the credit, the body waits in the Writable side like any other.
+    // Past the credit, the body waits in the Duplex like any streamed one.
     if (body.length > Math.min(this.sendCredit, this.link.sendable, MAX_FRAME_PAYLOAD)) {
       this.respond(headers);
-      if (this.headersSent && !this.settledOnce) this.end(body);
+      if (this.headersSent && !this.settledOnce) this.duplex().end(body);
       return;
     }
     const frame = this.answerFrame(headers);
@@ -123,19 +161,26 @@ export class MuxStream extends Duplex {
     this.link.sendHeaders(this.id, frame, false);
     this.link.sendData(this.id, body, true);
     this.sendCredit -= body.length;
-    this.localEnded = true;
-    this.end();
-    this.answeredBeforeUpload();
-    this.settleIfDone();
+    this.endedLocally();
   }
 
-  // Client: the answer's whole body if all of it has arrived and nothing read it yet, else null (read it as a stream).
-  // Taking it ends the readable side, as reading to the end would.
+  // Client: the answer's whole body if all of it has arrived and nothing read it yet, else null (read it through duplex()).
+  // Taking it ends the reading side, as reading to the end would.
   readWhole(): Buffer | null {
-    if (!this.endReceived || this.destroyed || this.readableFlowing !== null || this.readableDidRead) return null;
-    // read() hands over all that is buffered and, the end having come, ends the readable side (null: nothing was).
-    const data = (this.read() as Buffer | null) ?? EMPTY;
-    this.received.reportRead(this.readableLength);
+    if (!this.endReceived) return null;
+    const view = this.view;
+    if (view !== null) {
+      if (view.destroyed || view.readableFlowing !== null || view.readableDidRead) return null;
+      // read() hands over all that is buffered and, the end having come, ends the readable side (null: nothing was).
+      const data = (view.read() as Buffer | null) ?? EMPTY;
+      this.received.reportRead(view.readableLength);
+      return data;
+    }
+    if (this.readDone || this.destroyedFlag) return null;
+    const unread = this.unread;
+    const data = unread === null ? EMPTY : unread.length === 1 ? unread[0]! : Buffer.concat(unread, this.unreadLength);
+    this.dropUnread();
+    this.closeIfDone();
     return data;
   }
 
@@ -150,7 +195,23 @@ export class MuxStream extends Duplex {
       this.rstCode = code;
       this.settle();
     }
-    if (!this.destroyed) this.destroy();
+    this.destroy();
+  }
+
+  // Destroyed by its user before the exchange finished (the app went away), the peer stops too.
+  destroy(error?: Error): this {
+    if (this.view !== null) {
+      this.view.destroy(error);
+      return this;
+    }
+    if (this.destroyedFlag) return this;
+    this.abandon();
+    this.closedFlag = true;
+    this.destroyedFlag = true;
+    // As a Duplex does: 'error' and 'close' come on the next tick, not inside the call that destroyed it.
+    if (error !== undefined) process.nextTick(() => this.emit('error', error));
+    process.nextTick(emitClose, this);
+    return this;
   }
 
   // Returns a reason when the peer sent a second head.
@@ -164,7 +225,7 @@ export class MuxStream extends Duplex {
     }
     this.emit('response', headers, flags);
     if (this.remoteEnded) {
-      this.push(null);
+      this.view?.push(null);
       this.settleIfDone();
     }
     return undefined;
@@ -182,16 +243,22 @@ export class MuxStream extends Duplex {
     }
     let wantsMore = true;
     if (payload.length > 0) {
-      if (this.destroyed) {
+      const view = this.view;
+      if (this.destroyed || this.readDone) {
         this.link.consumed(payload.length);
+      } else if (view !== null) {
+        this.received.pushedToConsumer(payload.length);
+        wantsMore = view.push(payload);
+        this.received.reportRead(view.readableLength);
       } else {
         this.received.pushedToConsumer(payload.length);
-        wantsMore = this.push(payload);
-        this.received.reportRead(this.readableLength);
+        (this.unread ??= []).push(payload);
+        this.unreadLength += payload.length;
+        wantsMore = this.unreadLength < UNREAD_LIMIT;
       }
     }
     if (end) {
-      this.push(null);
+      this.view?.push(null);
       this.settleIfDone();
     } else if (wantsMore) {
       this.grantCredit();
@@ -217,21 +284,20 @@ export class MuxStream extends Duplex {
     if (answered) {
       // The answer is complete and stays readable; only the upload stops (the rest of it is dropped).
       this.releaseBlocked();
+      this.closeIfDone();
       return;
     }
     this.destroy();
   }
 
-  override _read(): void {
+  // The body's Duplex wants more: credit goes back for what was read. unread: what its buffer still holds.
+  readMore(unread: number): void {
     this.grantCredit();
-    this.received.reportRead(this.readableLength);
+    this.received.reportRead(unread);
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.sendBody(chunk, 0, done);
-  }
-
-  override _final(done: (error?: Error | null) => void): void {
+  // The body's Duplex was ended by its writer.
+  finishBody(done: (error?: Error | null) => void): void {
     if (this.localEnded || this.settledOnce) return done();
     if (!this.started) {
       this.finalPending = done;
@@ -241,16 +307,15 @@ export class MuxStream extends Duplex {
     done();
   }
 
-  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    // Destroyed by its user before the exchange finished (the app went away): the peer stops too.
+  // Abandoned before the exchange finished: the peer is told to stop, and what was not read goes back to the connection.
+  abandon(): void {
     if (!this.settledOnce) {
       if (this.started) this.link.sendReset(this.id, Code.cancel, 'the caller abandoned the stream');
       this.rstCode = Code.cancel;
       this.settle();
     }
     this.releaseBlocked();
-    this.received.dropUnread();
-    done(error);
+    this.dropUnread();
   }
 
   private endLocal(): void {
@@ -258,8 +323,15 @@ export class MuxStream extends Duplex {
       this.close(Code.internal, 'the answer ended before its head was sent');
       return;
     }
-    this.localEnded = true;
     this.link.sendData(this.id, EMPTY, true);
+    this.endedLocally();
+  }
+
+  // Our END went out (with the head, the whole body, or after a streamed one).
+  private endedLocally(): void {
+    this.localEnded = true;
+    this.writableFinished = true;
+    this.view?.end();
     this.answeredBeforeUpload();
     this.settleIfDone();
   }
@@ -270,13 +342,17 @@ export class MuxStream extends Duplex {
       this.link.sendReset(this.id, Code.noError, 'answered before the request body ended');
       this.rstCode = Code.noError;
       this.settle();
-      // The rest of the upload never arrives, so the readable side would never end and the stream never close.
-      if (this.writableFinished) this.destroy();
-      else this.once('finish', () => this.destroy());
+      // The rest of the upload never arrives, so the reading side would never end and the stream never close.
+      const view = this.view;
+      if (view === null) {
+        this.dropUnread();
+        this.closeIfDone();
+      } else if (view.writableFinished) view.destroy();
+      else view.once('finish', () => view.destroy());
     }
   }
 
-  private sendBody(chunk: Buffer, offset: number, done: (error?: Error | null) => void): void {
+  sendBody(chunk: Buffer, offset: number, done: (error?: Error | null) => void): void {
     if (this.settledOnce) return done();
     // DATA before HEADERS is a protocol error at the peer; as with an answer that ends headless, only this stream fails.
     if (this.requestFrame === null && !this.headersSent) {
@@ -331,13 +407,34 @@ export class MuxStream extends Duplex {
     if (!this.remoteEnded && !this.settledOnce) this.received.grant();
   }
 
+  // Nothing unread is kept: the connection gets its credit back.
+  private dropUnread(): void {
+    this.unread = null;
+    this.unreadLength = 0;
+    this.readDone = true;
+    this.received.dropUnread();
+  }
+
   private settleIfDone(): void {
     if (this.localEnded && this.remoteEnded && !this.settledOnce) {
       this.rstCode = Code.noError;
       this.settle();
-      // As node:http2 does: a body the server never looked at (a GET's empty one) is dumped, or the stream never ends and never closes.
-      if (this.requestFrame === null && !this.endAfterHeaders && this.readableFlowing === null && !this.readableDidRead) this.resume();
+      // As node:http2 does: a request body the server never looked at (a GET's empty one) is dumped, or the stream never closes.
+      if (this.requestFrame === null && !this.endAfterHeaders) {
+        const view = this.view;
+        if (view === null) this.dropUnread();
+        else if (view.readableFlowing === null && !view.readableDidRead) view.resume();
+      }
+      this.closeIfDone();
     }
+  }
+
+  // Without a Duplex, the stream closes once both sides are done and its body was taken; a Duplex closes it itself.
+  private closeIfDone(): void {
+    if (this.view !== null || this.closedFlag || !this.settledOnce || !this.readDone) return;
+    this.closedFlag = true;
+    this.destroyedFlag = true;
+    process.nextTick(emitClose, this);
   }
 
   private settle(): void {
