@@ -24,6 +24,8 @@ CPU time. Writes bench/results/perf-<time>.md and .json, and the folded stacks o
 
 Options:
   --scenarios LIST   which pairs, of H, R, M                               [R,M]
+  --warmup S         seconds of wrk per pair before that run, unsampled: V8 is still
+                     optimizing the proxy's code for several seconds after it starts  [10]
   --duration S       seconds of wrk per pair (sampled: the middle --record)   [10]
   --record S         seconds sampled                                       [5]
   --frequency HZ     samples per second                                    [1999]
@@ -36,6 +38,7 @@ Options:
 const args = parseCli(
   {
     scenarios: { type: 'string', default: 'R,M' },
+    warmup: { type: 'string', default: '10' },
     duration: { type: 'string', default: '10' },
     record: { type: 'string', default: '5' },
     frequency: { type: 'string', default: '1999' },
@@ -79,8 +82,17 @@ function stacksOf(file) {
   return parseSamples(out.stdout);
 }
 
+function wrkRun(pair, host, opts, seconds) {
+  return spawn('wrk', ['-t1', `-c${opts.connections}`, `-d${seconds}s`, ...(host ? ['-H', `Host: ${host}`] : []), `http://127.0.0.1:${pair.entryPort}/`], { stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
 async function measure(name, pair, host, opts, workDir) {
-  const wrk = spawn('wrk', ['-t1', `-c${opts.connections}`, `-d${opts.duration}s`, ...(host ? ['-H', `Host: ${host}`] : []), `http://127.0.0.1:${pair.entryPort}/`]);
+  if (opts.warmup > 0) {
+    const warm = wrkRun(pair, host, opts, opts.warmup);
+    warm.stdout.resume();
+    await new Promise((resolve) => warm.on('exit', resolve));
+  }
+  const wrk = wrkRun(pair, host, opts, opts.duration);
   let out = '';
   wrk.stdout.on('data', (d) => (out += d));
   const finished = new Promise((resolve) => wrk.on('exit', resolve));
@@ -112,7 +124,7 @@ function removePerfMaps(pids) {
 function report(results, opts, stamp) {
   const us = (count, rate) => (count / opts.frequency / (rate * opts.record)) * 1e6;
   const L = [`# Where the proxies' CPU goes — ${stamp}`, ''];
-  L.push(`perf record -g at ${opts.frequency} Hz over ${opts.record} s in the middle of a ${opts.duration} s wrk -t1 -c${opts.connections} run; µs of CPU per request = samples / frequency / requests in the window (wrk's average rate). perf's own cost is included and lowers the rates a little. Each sample counts once, in the first bucket its stack meets from the top.`, '');
+  L.push(`perf record -g at ${opts.frequency} Hz over ${opts.record} s in the middle of a ${opts.duration} s wrk -t1 -c${opts.connections} run (after ${opts.warmup} s of wrk unsampled); µs of CPU per request = samples / frequency / requests in the window (wrk's average rate). perf's own cost is included and lowers the rates a little. Each sample counts once, in the first bucket its stack meets from the top.`, '');
   const rows = [...new Set(results.flatMap((r) => Object.values(r.sides).flatMap((s) => s.analysis.buckets.map(([b]) => b))))];
   const order = (b) => (RUNNING_BUCKETS.includes(b) ? 100 + RUNNING_BUCKETS.indexOf(b) : 0);
   rows.sort((a, b) => order(a) - order(b));
@@ -145,8 +157,9 @@ function report(results, opts, stamp) {
 
 async function main() {
   const which = parsePairList(args.scenarios);
-  const opts = { duration: Number(args.duration), record: Number(args.record), frequency: Number(args.frequency), connections: Number(args.connections), top: Number(args.top) };
+  const opts = { warmup: Number(args.warmup), duration: Number(args.duration), record: Number(args.record), frequency: Number(args.frequency), connections: Number(args.connections), top: Number(args.top) };
   if (!(opts.record > 0) || !(opts.duration >= opts.record + 2)) throw new Error(`--duration (${args.duration}) must be at least --record (${args.record}) + 2 seconds: the sampled window sits in the middle of the run`);
+  if (!(opts.warmup >= 0)) throw new Error(`--warmup (${args.warmup}) must be 0 or more seconds`);
   if (!(opts.frequency > 0 && opts.frequency <= 20_000)) throw new Error(`--frequency ${args.frequency}: give samples per second between 1 and 20000`);
   if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed: apt-get install -y linux-perf');
   const probe = spawnSync('perf', ['record', '-o', '/dev/null', '-g', '--', 'true'], { encoding: 'utf8' });

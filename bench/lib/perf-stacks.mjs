@@ -9,6 +9,8 @@ const SYSTEM_BUCKETS = [
   ['read system calls (kernel included)', ['__libc_read', '__GI___libc_read', 'readv', '__recv', 'recvmsg', 'recvfrom']],
   ['waiting in epoll (kernel included)', ['epoll_wait', 'epoll_pwait']],
   ['malloc / free', ['malloc', '_int_free', 'cfree', 'realloc', 'unlink_chunk', 'calloc']],
+  // V8 compiling: TurboFan on its background thread, or the main thread's baseline and bytecode compilers.
+  ['JIT compilation', ['OptimizingCompileDispatcher', 'compiler::', 'Compiler::', 'baseline::', 'maglev::']],
 ];
 
 export const RUNNING_BUCKETS = ['the proxy\'s own JavaScript', 'Node\'s JavaScript (node:*)', 'dependencies (node_modules)', 'native, no JavaScript frame'];
