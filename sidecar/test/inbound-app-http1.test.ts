@@ -68,6 +68,21 @@ describe('inbound HTTP/1.1 to the app', () => {
     expect(app.requests[6]).toMatch(/\r\ncontent-length: 0(\r\n|$)/);
   });
 
+  it('keeps each answer its own when many come from the app at once (every read lands in one reused buffer)', async () => {
+    const count = 24;
+    const held: (() => void)[] = [];
+    const app = await rawApp((head, socket) => {
+      const body = `answer for ${/^GET (\S+)/.exec(head)?.[1] ?? '?'}. `.repeat(20);
+      held.push(() => socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`));
+      // Every answer leaves in one turn once all requests are in, so the sidecar reads them in one turn too,
+      // before the frames carrying the first of them are flushed.
+      if (held.length === count) for (const write of held.splice(0)) write();
+    });
+    const port = await pairFor(app);
+    const replies = await Promise.all(Array.from({ length: count }, (_, i) => get(port, `/item/${i}`)));
+    replies.forEach((reply, i) => expect(reply.body).toBe(`answer for /item/${i}. `.repeat(20)));
+  });
+
   it('reads chunked answers with trailers, skips 100 Continue, and passes HEAD answers without a body', async () => {
     const app = await rawApp((head, socket) => {
       if (head.startsWith('HEAD')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n');

@@ -1,5 +1,5 @@
 // One keep-alive connection to the local app, one request at a time: the answer framed as it arrives.
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { BodyDecoder } from '../../transport/http1-body.js';
 import { HttpParseError } from '../../transport/http1-head.js';
@@ -15,6 +15,10 @@ export interface ExchangeResult {
 }
 
 const NO_BODY = Buffer.alloc(0);
+
+// Every app connection reads into this one buffer (net's onread): no Buffer of its own and no stream push
+// per read. Reads are handled one at a time, and what outlives one (a partial head, a body) is copied out.
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 // What one request reports; exactly one of answered/failed first, then finished once.
 export interface ExchangeEvents {
@@ -36,13 +40,18 @@ export class AppConnection {
   private body: Readable | null = null;
   private decoder: BodyDecoder | null = null;
 
+  readonly socket: Socket;
+
+  // A new connection to the app at host:port; its bytes come to read() through net's onread, not as 'data' events.
   constructor(
-    readonly socket: Socket,
+    host: string,
+    port: number,
     idleTimeoutMs: number,
     // The connection closed or went bad while idle; the pool forgets it.
     private readonly lostWhileIdle: (connection: AppConnection) => void,
   ) {
-    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    const socket = connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onread } });
+    this.socket = socket;
     socket.on('end', () => this.closed(null));
     socket.on('close', () => this.closed(Object.assign(new Error('the app closed the connection'), { code: 'ECONNRESET' })));
     socket.on('error', (error: Error) => this.closed(error));
@@ -76,29 +85,49 @@ export class AppConnection {
     if (this.events !== null) this.socket.destroy();
   }
 
-  private read(chunk: Buffer): void {
+  private readonly onread = (bytes: number): boolean => {
+    // pause(), not onread's `return false`: that stops reading without the stream knowing it is paused.
+    if (!this.read(READ_BUFFER, bytes) && !this.socket.destroyed) this.socket.pause();
+    return true;
+  };
+
+  // bytes arrived at the start of the shared read buffer; false: pause the socket (the answer's reader is full).
+  private read(readBuffer: Buffer, bytes: number): boolean {
     // An idle connection that speaks is out of step with the app: it is not reused.
-    if (this.events === null) return void this.socket.destroy();
+    if (this.events === null) {
+      this.socket.destroy();
+      return false;
+    }
+    const chunk = readBuffer.subarray(0, bytes);
     let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     this.pending = null;
     while (this.head === null) {
       const head = parseResponseHead(buf, 0, this.headRequest);
       if (head === undefined) {
-        this.pending = buf;
-        return;
+        this.pending = Buffer.from(buf);
+        return true;
       }
-      if (head instanceof HttpParseError) return this.malformed(`the app's answer is malformed: ${head.message}`);
+      if (head instanceof HttpParseError) {
+        this.malformed(`the app's answer is malformed: ${head.message}`);
+        return false;
+      }
       buf = buf.subarray(head.length);
       // Informational answers (100 Continue, 103 Early Hints) come before the real one.
       if (head.status < 200) continue;
       const whole = wholeBody(head, buf);
-      if (whole !== null) return this.answeredWhole(head, whole, buf.length > whole.length);
+      if (whole !== null) {
+        this.answeredWhole(head, whole.length === 0 ? NO_BODY : Buffer.from(whole), buf.length > whole.length);
+        return true;
+      }
       this.start(head);
     }
-    if (buf.length === 0) return;
+    if (buf.length === 0) return true;
     // Bytes after a whole answer: the app spoke out of turn, and the connection is not reused.
-    if (this.events === null) this.socket.destroy();
-    else this.readBody(buf);
+    if (this.events === null) {
+      this.socket.destroy();
+      return false;
+    }
+    return this.readBody(buf);
   }
 
   // No stream for a body that is all here: the exchange is over as it is answered.
@@ -131,25 +160,26 @@ export class AppConnection {
     if (head.framing === 'none' || this.decoder?.done === true) this.bodyEnded();
   }
 
-  private readBody(buf: Buffer): void {
+  // buf may be the shared read buffer: what the body's reader gets is a copy. false: the reader is full, pause.
+  private readBody(buf: Buffer): boolean {
     const body = this.body as Readable;
-    if (this.head?.framing === 'close') {
-      if (!body.push(buf)) this.socket.pause();
-      return;
-    }
+    if (this.head?.framing === 'close') return body.push(Buffer.from(buf));
     const decoder = this.decoder as BodyDecoder;
     let full = false;
     const consumed = decoder.decode(buf, 0, (data) => {
-      if (!body.push(data)) full = true;
+      if (!body.push(Buffer.from(data))) full = true;
     });
-    if (consumed instanceof HttpParseError) return this.malformed(`the app's answer body is malformed: ${consumed.message}`);
+    if (consumed instanceof HttpParseError) {
+      this.malformed(`the app's answer body is malformed: ${consumed.message}`);
+      return false;
+    }
     if (decoder.done) {
       this.bodyEnded();
       if (consumed < buf.length) this.socket.destroy();
-      return;
+      return true;
     }
-    if (consumed < buf.length) this.pending = buf.subarray(consumed);
-    if (full) this.socket.pause();
+    if (consumed < buf.length) this.pending = Buffer.from(buf.subarray(consumed));
+    return !full;
   }
 
   // The app answered before the upload ended (a 413, say): the connection is closed, and the rest of the upload dropped.

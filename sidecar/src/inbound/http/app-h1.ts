@@ -1,6 +1,6 @@
 // HTTP/1.1 requests to the local app over keep-alive connections of our own (decision 0017, stage 3):
 // the request written by hand, the answer framed by the same strict parser as the outbound side.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../../errors.js';
 import { h1ResponseToH2, PEER_IDENTITY_HEADER } from '../../pipeline/headers.js';
@@ -63,10 +63,11 @@ export class H1AppPool {
   private checkout(port: number): AppConnection {
     const list = this.idle.get(port);
     for (let connection = list?.pop(); connection !== undefined; connection = list?.pop()) if (connection.idle) return connection;
-    const socket = connect({ host: this.host, port, noDelay: true });
+    const connection = new AppConnection(this.host, port, this.idleTimeoutMs, (lost) => this.forget(port, lost));
+    const socket = connection.socket;
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
-    return new AppConnection(socket, this.idleTimeoutMs, (lost) => this.forget(port, lost));
+    return connection;
   }
 
   private forget(port: number, connection: AppConnection): void {
