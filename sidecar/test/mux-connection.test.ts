@@ -5,9 +5,9 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Code, FLAG_END, Frame, frameHeader, INITIAL_WINDOW, MAX_FRAME_PAYLOAD } from '../src/transport/mux/frames.js';
+import { Code, FLAG_END, Frame, frameHeader, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, textFrame } from '../src/transport/mux/frames.js';
 import type { MuxStream } from '../src/transport/mux/stream.js';
-import { againstRawClient, closed, destroySockets, headers, muxPair, readAll, reasonOf, response, sha256 } from './support/mux-peer.js';
+import { againstRawClient, againstRawServer, closed, destroySockets, headers, muxPair, readAll, reasonOf, response, sha256 } from './support/mux-peer.js';
 
 afterEach(() => destroySockets());
 
@@ -284,6 +284,24 @@ describe('resets', () => {
     await Promise.all(streams.map((stream) => closed(stream)));
     expect(streams.map((stream) => stream.rstCode)).toEqual(ids.map(() => Code.noError));
     expect(server.active).toBe(0);
+  });
+
+  it('a stream reset before anyone read its answer closes once, even if its body is asked for afterwards', async () => {
+    const { client, raw } = await againstRawServer(10);
+    const stream = client.request({ ':method': 'GET', ':path': '/' }, true);
+    let closes = 0;
+    stream.on('close', () => closes++);
+    await raw.frame(Frame.headers, stream.id);
+    // The answer's head and a reset in one read: by the time the caller looks, the stream is gone.
+    raw.send(headers(stream.id, ':status:200\n'), textFrame(Frame.reset, 0, stream.id, [Code.internal], 'app went away'));
+    await response(stream);
+    expect(stream.readWhole()).toBeNull();
+    const body = stream.duplex();
+    await closed(stream);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(body.destroyed).toBe(true);
+    expect(closes).toBe(1);
+    expect(stream.rstCode).toBe(Code.internal);
   });
 
   // Regression: DATA went out before HEADERS, a protocol error at the peer.

@@ -98,6 +98,8 @@ export class MuxStream extends EventEmitter {
     this.view = view;
     view.on('error', (error: Error) => this.emit('error', error));
     view.on('close', () => {
+      // Made after the stream had closed: its own 'close' is already on its way, and comes once.
+      if (this.closedFlag) return;
       this.closedFlag = true;
       this.destroyedFlag = true;
       this.emit('close');
