@@ -11,10 +11,10 @@ export interface ServiceName {
 
 export interface ServiceEndpoint {
   // host:port of the endpoint sidecar's inbound mTLS listener.
-  address: string;
+  readonly address: string;
   // The SPIFFE ID that endpoint must present; anything else is refused.
-  identity: string;
-  nodeId: string;
+  readonly identity: string;
+  readonly nodeId: string;
 }
 
 export type ResolveFailure =

@@ -202,8 +202,18 @@ function isLive(entry: Entry | undefined): entry is Entry {
   return entry !== undefined && (entry.transport === null || isOpen(entry.transport));
 }
 
+// An endpoint's keys, made once per endpoint object: discovery hands out the same objects until the
+// endpoints change, and building and hashing a new "kind|address|identity" string on every request was
+// a measurable part of the fast path.
+const endpointKeys = new WeakMap<ServiceEndpoint, Record<ExchangeKind, string>>();
+
 function keyOf(endpoint: ServiceEndpoint, kind: ExchangeKind): string {
-  return `${kind}|${endpoint.address}|${endpoint.identity}`;
+  let keys = endpointKeys.get(endpoint);
+  if (keys === undefined) {
+    keys = { plain: `plain|${endpoint.address}|${endpoint.identity}`, http2: `http2|${endpoint.address}|${endpoint.identity}` };
+    endpointKeys.set(endpoint, keys);
+  }
+  return keys[kind];
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

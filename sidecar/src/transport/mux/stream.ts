@@ -16,7 +16,28 @@ interface BlockedWrite {
   done: (error?: Error | null) => void;
 }
 
-function emitClose(stream: MuxStream): void {
+// Streams whose 'close' is due: emitted on the next tick, as a Duplex does, but one tick for all those
+// that close in the same turn rather than one per stream. The list is reused, not made per tick.
+const closing: (MuxStream | undefined)[] = [];
+let closingCount = 0;
+
+function emitCloses(): void {
+  // A stream that a listener closes joins this batch: closingCount is read again on every pass.
+  for (let i = 0; i < closingCount; i++) {
+    const stream = closing[i] as MuxStream;
+    closing[i] = undefined;
+    stream.emit('close');
+  }
+  closingCount = 0;
+}
+
+function closeOnNextTick(stream: MuxStream): void {
+  if (closingCount === 0) process.nextTick(emitCloses);
+  closing[closingCount++] = stream;
+}
+
+function emitErrorThenClose(stream: MuxStream, error: Error): void {
+  stream.emit('error', error);
   stream.emit('close');
 }
 
@@ -49,8 +70,8 @@ export class MuxStream extends EventEmitter {
   private blocked: BlockedWrite | null = null;
   private finalPending: ((error?: Error | null) => void) | null = null;
   private view: MuxBody | null = null;
-  // The body that arrived while no Duplex reads it (null: none yet).
-  private unread: Buffer[] | null = null;
+  // The body that arrived while no Duplex reads it: nothing yet, one chunk (nearly always), or several.
+  private unread: Buffer | Buffer[] | null = null;
   private unreadLength = 0;
   // Nothing more to read: the body was taken whole or dropped, or the request had none.
   private readDone: boolean;
@@ -108,7 +129,8 @@ export class MuxStream extends EventEmitter {
       const unread = this.unread;
       this.unread = null;
       this.unreadLength = 0;
-      if (unread !== null) for (const chunk of unread) view.push(chunk);
+      if (Array.isArray(unread)) for (const chunk of unread) view.push(chunk);
+      else if (unread !== null) view.push(unread);
       if (this.endReceived) view.push(null);
     }
     if (this.closedFlag) view.destroy();
@@ -180,7 +202,7 @@ export class MuxStream extends EventEmitter {
     }
     if (this.readDone || this.destroyedFlag) return null;
     const unread = this.unread;
-    const data = unread === null ? EMPTY : unread.length === 1 ? unread[0]! : Buffer.concat(unread, this.unreadLength);
+    const data = unread === null ? EMPTY : Array.isArray(unread) ? Buffer.concat(unread, this.unreadLength) : unread;
     this.dropUnread();
     this.closeIfDone();
     return data;
@@ -210,9 +232,9 @@ export class MuxStream extends EventEmitter {
     this.abandon();
     this.closedFlag = true;
     this.destroyedFlag = true;
-    // As a Duplex does: 'error' and 'close' come on the next tick, not inside the call that destroyed it.
-    if (error !== undefined) process.nextTick(() => this.emit('error', error));
-    process.nextTick(emitClose, this);
+    // As a Duplex does: 'error' then 'close' on the next tick, not inside the call that destroyed it.
+    if (error === undefined) closeOnNextTick(this);
+    else process.nextTick(emitErrorThenClose, this, error);
     return this;
   }
 
@@ -254,7 +276,10 @@ export class MuxStream extends EventEmitter {
         this.received.reportRead(view.readableLength);
       } else {
         this.received.pushedToConsumer(payload.length);
-        (this.unread ??= []).push(payload);
+        const unread = this.unread;
+        if (unread === null) this.unread = payload;
+        else if (Array.isArray(unread)) unread.push(payload);
+        else this.unread = [unread, payload];
         this.unreadLength += payload.length;
         wantsMore = this.unreadLength < UNREAD_LIMIT;
       }
@@ -436,7 +461,7 @@ export class MuxStream extends EventEmitter {
     if (this.view !== null || this.closedFlag || !this.settledOnce || !this.readDone) return;
     this.closedFlag = true;
     this.destroyedFlag = true;
-    process.nextTick(emitClose, this);
+    closeOnNextTick(this);
   }
 
   private settle(): void {
