@@ -87,18 +87,18 @@ export class AppConnection {
 
   private readonly onread = (bytes: number): boolean => {
     // pause(), not onread's `return false`: that stops reading without the stream knowing it is paused.
-    if (!this.read(READ_BUFFER, bytes) && !this.socket.destroyed) this.socket.pause();
+    if (!this.read(bytes) && !this.socket.destroyed) this.socket.pause();
     return true;
   };
 
   // bytes arrived at the start of the shared read buffer; false: pause the socket (the answer's reader is full).
-  private read(readBuffer: Buffer, bytes: number): boolean {
+  private read(bytes: number): boolean {
     // An idle connection that speaks is out of step with the app: it is not reused.
     if (this.events === null) {
       this.socket.destroy();
       return false;
     }
-    const chunk = readBuffer.subarray(0, bytes);
+    const chunk = READ_BUFFER.subarray(0, bytes);
     let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     this.pending = null;
     while (this.head === null) {

@@ -61,8 +61,8 @@ export class MuxStream extends EventEmitter {
   // The peer's END arrived (remoteEnded is also set by a reset).
   private endReceived = false;
   private settledOnce = false;
+  // Closed, which for a stream without a Duplex is also destroyed: nothing of it is left to read or write.
   private closedFlag = false;
-  private destroyedFlag = false;
   // A client stream waits for a free stream slot before its HEADERS go out; until then it has no credit.
   private started: boolean;
   private sendCredit: number;
@@ -109,7 +109,7 @@ export class MuxStream extends EventEmitter {
   }
 
   get destroyed(): boolean {
-    return this.view !== null ? this.view.destroyed : this.destroyedFlag;
+    return this.view !== null ? this.view.destroyed : this.closedFlag;
   }
 
   // The body as a Node Duplex, made on first use: its readable side is what the peer sends, its writable side what goes to it.
@@ -122,7 +122,6 @@ export class MuxStream extends EventEmitter {
       // Made after the stream had closed: its own 'close' is already on its way, and comes once.
       if (this.closedFlag) return;
       this.closedFlag = true;
-      this.destroyedFlag = true;
       this.emit('close');
     });
     if (!this.readDone) {
@@ -200,7 +199,8 @@ export class MuxStream extends EventEmitter {
       this.received.reportRead(view.readableLength);
       return data;
     }
-    if (this.readDone || this.destroyedFlag) return null;
+    // A stream closed without a Duplex had its body taken or dropped already (readDone).
+    if (this.readDone) return null;
     const unread = this.unread;
     const data = unread === null ? EMPTY : Array.isArray(unread) ? Buffer.concat(unread, this.unreadLength) : unread;
     this.dropUnread();
@@ -228,10 +228,9 @@ export class MuxStream extends EventEmitter {
       this.view.destroy(error);
       return this;
     }
-    if (this.destroyedFlag) return this;
+    if (this.closedFlag) return this;
     this.abandon();
     this.closedFlag = true;
-    this.destroyedFlag = true;
     // As a Duplex does: 'error' then 'close' on the next tick, not inside the call that destroyed it.
     if (error === undefined) closeOnNextTick(this);
     else process.nextTick(emitErrorThenClose, this, error);
@@ -460,7 +459,6 @@ export class MuxStream extends EventEmitter {
   private closeIfDone(): void {
     if (this.view !== null || this.closedFlag || !this.settledOnce || !this.readDone) return;
     this.closedFlag = true;
-    this.destroyedFlag = true;
     closeOnNextTick(this);
   }
 
