@@ -42,7 +42,7 @@ Options:
                     included) and print kB per request: steadier than CPU time on a shared machine;
                     the sampler costs CPU of its own, so compare CPU figures only between --alloc runs
   --alloc-top N     with --alloc: also list the N functions that allocated most in each build's last run
-  --no-build        do not run tsc -b in this checkout first
+  --no-build        do not build this checkout first (npm run build)
   --help            this text
 `;
 
@@ -180,7 +180,7 @@ async function main() {
   }
   if (!existsSync(join(baseRoot, 'sidecar', 'dist'))) throw new Error(`${baseRoot} has no sidecar/dist: build it first`);
   if (!args['no-build']) {
-    log('building this checkout (tsc -b)');
+    log('building this checkout (npm run build)');
     buildWorkspaces(REPO_ROOT);
   }
   const flags = (name) => args[name].split(' ').filter(Boolean);

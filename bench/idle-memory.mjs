@@ -21,7 +21,7 @@ Options:
   --node-args=ARGS  extra node flags for both sidecars (on top of the injected sidecar's NODE_OPTIONS)
   --no-heap         skip the heap snapshot and --heap-prof
   --no-probe        do not preload the V8 heap probe
-  --no-build        do not run tsc -b first
+  --no-build        do not build first (npm run build)
   --json            print the figures as JSON
   --help            this text
 `;

@@ -23,7 +23,7 @@ Options:
   --rate R                 requests per second (fixed, open loop)           [500]
   --duration S             seconds of load; the pause starts at 40 % of it  [20]
   --connections C          keep-alive connections of the load client        [16]
-  --no-build               do not run tsc -b first
+  --no-build               do not build first (npm run build)
   --help                   this text
 `;
 
@@ -49,7 +49,7 @@ async function main() {
   const duration = Number(args.duration);
   if (!(pauseMs > 0) || !(duration > 0)) throw new Error('--pause and --duration must be positive numbers');
   if (!args['no-build']) {
-    log('building (tsc -b)');
+    log('building (npm run build)');
     buildWorkspaces(REPO_ROOT);
   }
   const { startNginx } = await import('./lib/peers.mjs');

@@ -19,7 +19,9 @@ Node processes run with --perf-basic-prof, so JavaScript frames have names. Repo
 per request: system calls (kernel included), GC, TLS, allocator, and the rest split into the proxy's
 own JavaScript, Node's, its dependencies' and native code; then the top files and functions. Unlike
 npm run bench -- --profile (V8's --cpu-prof, which counts wall time on the JavaScript thread), this is
-CPU time. Writes bench/results/perf-<time>.md and .json, and the folded stacks of each proxy
+CPU time. The sidecars run tsc's output, one file per module (MESH_SIDECAR_UNBUNDLED=1), so that
+their time is told apart by file; the bundle they ship as runs the same code (bench/ab.mjs: the same
+CPU per request, see bench/README.md). Writes bench/results/perf-<time>.md and .json, and the folded stacks of each proxy
 (flamegraph.pl, inferno-flamegraph or https://speedscope.app read them) to bench/results/perf-<time>/.
 
 Options:
@@ -31,7 +33,7 @@ Options:
   --frequency HZ     samples per second                                    [1999]
   --connections C    wrk connections                                       [32]
   --top N            functions and files listed per proxy                  [20]
-  --no-build         do not run tsc -b first
+  --no-build         do not build first (npm run build)
   --help             this text
 `;
 
@@ -165,9 +167,11 @@ async function main() {
   const probe = spawnSync('perf', ['record', '-o', '/dev/null', '-g', '--', 'true'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(`perf cannot sample here (run as root, or lower kernel.perf_event_paranoid): ${probe.stderr.trim().slice(0, 300)}`);
   if (!args['no-build'] && which.includes('M')) {
-    log('building (tsc -b)');
+    log('building (npm run build)');
     buildWorkspaces(REPO_ROOT);
   }
+  // The shipped bundle is one file: its functions could not be grouped by file or package.
+  process.env.MESH_SIDECAR_UNBUNDLED = '1';
   const workDir = makeTempDir('perf-data');
   const nodePids = [];
   let results;

@@ -17,7 +17,7 @@ const REPO_ROOT = join(BENCH_DIR, '..');
 
 const USAGE = `npm run bench -- [options]        (or: node bench/run.mjs [options])
 
-Builds the workspaces (tsc -b), installs haproxy, nginx and wrk from Debian when missing and running
+Builds the workspaces (npm run build), installs haproxy, nginx and wrk from Debian when missing and running
 as root, runs the scenarios on 127.0.0.1 and writes bench/results/<timestamp>.{md,json} and
 bench/results/latest.md.
 
@@ -47,7 +47,7 @@ Options:
   --haproxy-threads N       nbthread of each HAProxy                              [1]
   --node-defaults           run M, F and R with Node's default heap sizing instead
   --profile                 also run M once with --cpu-prof on both sidecars and list the top self-time functions and files
-  --no-build                do not run tsc -b first
+  --no-build                do not build first (npm run build)
   --no-install              do not apt-get install missing peers
   --out DIR                 where results go                                      [bench/results]
   --help                    this text
@@ -205,7 +205,7 @@ async function main() {
   mkdirSync(args.out, { recursive: true });
 
   if (!args['no-build']) {
-    log('building (tsc -b)');
+    log('building (npm run build)');
     buildWorkspaces(REPO_ROOT);
   }
   const dataPlane = ['D', 'H', 'N', 'F', 'R', 'M'].filter((s) => wanted.has(s));

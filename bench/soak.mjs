@@ -30,7 +30,7 @@ Options:
   --node-defaults   Node's default heap sizing instead of the injected sidecar's NODE_OPTIONS
   --alloc-profile   also sample what each sidecar allocates (freed objects included) for up to 30 s of the load
   --label TEXT      a name for this run in the report
-  --no-build        do not run tsc -b first
+  --no-build        do not build first (npm run build)
   --out DIR         where results go                                     [bench/results]
   --help            this text
 `;
@@ -69,7 +69,7 @@ async function main() {
   const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\..*$/, 'Z');
   mkdirSync(args.out, { recursive: true });
   if (!args['no-build']) {
-    log('building (tsc -b)');
+    log('building (npm run build)');
     buildWorkspaces(REPO_ROOT);
   }
   const { startNginx } = await import('./lib/peers.mjs');

@@ -21,7 +21,7 @@ Options:
   --scenarios LIST   which pairs, of H, R, M                          [H,R,M]
   --duration S       seconds of wrk per pair (counted: the middle 5)   [9]
   --connections C    wrk connections                                   [32]
-  --no-build         do not run tsc -b first
+  --no-build         do not build first (npm run build)
   --help             this text
 `;
 
@@ -84,7 +84,7 @@ async function main() {
   const probe = spawnSync('perf', ['stat', '-e', 'raw_syscalls:sys_enter', '--', 'true'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(`perf cannot read syscall tracepoints here (run as root, with tracefs mounted): ${probe.stderr.trim().slice(0, 300)}`);
   if (!args['no-build'] && which.includes('M')) {
-    log('building (tsc -b)');
+    log('building (npm run build)');
     buildWorkspaces(REPO_ROOT);
   }
   const results = await forEachPair(which, 'syscalls', [], (name, pair, host) => {

@@ -1,6 +1,6 @@
 // Child processes of the benchmark: spawn, wait until a port answers, read CPU and memory from /proc, stop all.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -267,10 +267,15 @@ export function stopOnExit(log, onSignal = () => undefined) {
   return cleanup;
 }
 
-// tsc -b in a checkout (this one, or a tree ab.mjs built from another revision), using that tree's TypeScript.
+// npm run build's steps in a checkout (this one, or a tree ab.mjs built from another revision), with that tree's
+// tools: tsc -b, then the sidecar's bundle where the tree has one (revisions before it ran tsc's output).
 export function buildWorkspaces(root) {
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`tsc -b failed in ${root}; fix the build first (or --no-build to use what is in dist/)`);
+  const bundle = join(root, 'sidecar', 'scripts', 'bundle.mjs');
+  if (!existsSync(bundle)) return;
+  const b = spawnSync(process.execPath, [bundle], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) throw new Error(`the sidecar bundle failed in ${root}; fix the build first (or --no-build to use what is in dist/)`);
 }
 
 // A script's main: on success stop everything and exit 0; on failure say why, stop everything and exit 1.

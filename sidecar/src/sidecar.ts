@@ -44,7 +44,7 @@ export async function startSidecar(config: SidecarConfig, logger: Logger = creat
   // Filled in as start-up proceeds; the admin endpoint reports readiness from it meanwhile.
   const parts: { draining?: boolean; inboundDrain?: (graceMs: number) => Promise<void>; tls?: MutableTlsMaterialSource; discovery?: DiscoveryClient; rotator?: CertificateRotator; destinations?: Destinations; stream?: ControlPlaneStream } = {};
   const closers: Array<() => Promise<void>> = [];
-  const telemetry = createTelemetry({
+  const telemetry = await createTelemetry({
     service: { name: config.service, namespace: config.namespace },
     spiffeId: config.spiffeId,
     instanceId: config.nodeId,

@@ -23,7 +23,7 @@ afterAll(async () => {
   await receiver.close();
 });
 
-function telemetry(overrides: Partial<TelemetryConfig> = {}): Telemetry {
+function telemetry(overrides: Partial<TelemetryConfig> = {}): Promise<Telemetry> {
   return createTelemetry({
     service: { name: 'web', namespace: 'shop' },
     spiffeId: ME,
@@ -61,7 +61,7 @@ function upstream(status: number): UpstreamResponse {
 
 describe('inboundTelemetryLayer', () => {
   it('continues the caller trace, hands the app its own parent, and records on body end', async () => {
-    const t = telemetry();
+    const t = await telemetry();
     const seenByApp: Array<string | string[] | undefined> = [];
     const body = new PassThrough();
     const handler = compose(inboundTelemetryLayer(t))(async (req: InboundRequest): Promise<AppResponse> => {
@@ -84,7 +84,7 @@ describe('inboundTelemetryLayer', () => {
   });
 
   it('records a refusal from the MeshError and rethrows it unchanged', async () => {
-    const t = telemetry();
+    const t = await telemetry();
     const refusal = new ForbiddenError('inbound/authz: orders-policy denies spiffe://x');
     const handler = compose(inboundTelemetryLayer(t))(() => Promise.reject(refusal));
     const req = inboundRequest({ traceparent: `00-${APP_TRACE}-${'1'.repeat(16)}-01` });
@@ -100,7 +100,7 @@ describe('inboundTelemetryLayer', () => {
 
 describe('outbound and attempt layers', () => {
   it('one INTERNAL span continuing the app trace, one CLIENT span per try, each try injecting its own traceparent', async () => {
-    const t = telemetry();
+    const t = await telemetry();
     const sent: string[] = [];
     let final: UpstreamResponse | undefined;
     // Stand-in for the retry layer: a second try after a reset, each try a shallow copy of the request as the real one sends.
@@ -144,7 +144,7 @@ describe('outbound and attempt layers', () => {
   });
 
   it('counts a gRPC call by the grpc-status of its trailers, and a trailers-only answer by its headers', async () => {
-    const t = telemetry();
+    const t = await telemetry();
     const bodies: PassThrough[] = [];
     const answers: UpstreamResponse[] = [
       { status: 200, headers: { ':status': '200', 'content-type': 'application/grpc' }, body: (bodies[0] = new PassThrough()) as unknown as ClientHttp2Stream },
@@ -169,7 +169,7 @@ describe('outbound and attempt layers', () => {
   });
 
   it('an outbound refusal before any try is counted with its status', async () => {
-    const t = telemetry();
+    const t = await telemetry();
     const handler = compose(outboundTelemetryLayer(t))(() => Promise.reject(new UpstreamResetError('outbound/h2: reset')));
     const req = createOutboundRequest({ method: 'GET', authority: 'orders.shop', path: '/', headers: {}, body: null, upgrade: null });
     await expect(handler(req)).rejects.toBeInstanceOf(UpstreamResetError);
@@ -180,7 +180,7 @@ describe('outbound and attempt layers', () => {
 
 describe('telemetry never fails a request', () => {
   it('an exception inside a hook is counted and swallowed', async () => {
-    const t = telemetry();
+    const t = await telemetry();
     t.metrics.requestCompleted = () => {
       throw new Error('broken metrics');
     };
@@ -206,7 +206,7 @@ describe('access log', () => {
         callback();
       },
     });
-    const t = telemetry({ accessLog: { destination: { stream: sink }, flushIntervalMs: 5 } });
+    const t = await telemetry({ accessLog: { destination: { stream: sink }, flushIntervalMs: 5 } });
     const handler = compose(inboundTelemetryLayer(t))(() => Promise.reject(new ForbiddenError('inbound/authz: denied')));
     await expect(handler(inboundRequest({ traceparent: `00-${APP_TRACE}-${'3'.repeat(16)}-01` }))).rejects.toBeInstanceOf(ForbiddenError);
     // Buffered: nothing written synchronously.
@@ -218,7 +218,7 @@ describe('access log', () => {
 
   it('drops and counts lines past its buffer instead of growing', async () => {
     const stuck = new Writable({ highWaterMark: 1, write: () => {} });
-    const t = telemetry({ accessLog: { destination: { stream: stuck }, maxBufferedBytes: 2000, flushIntervalMs: 1 } });
+    const t = await telemetry({ accessLog: { destination: { stream: stuck }, maxBufferedBytes: 2000, flushIntervalMs: 1 } });
     const handler = compose(inboundTelemetryLayer(t))(() => Promise.reject(new ForbiddenError('denied')));
     for (let i = 0; i < 100; i++) await handler(inboundRequest({})).catch(() => undefined);
     expect(t.accessLog!.dropped).toBeGreaterThan(50);

@@ -4,7 +4,7 @@ import { createTelemetry } from '../src/telemetry/telemetry.js';
 
 describe('adjustable sampling', () => {
   it('starts new traces at the current rate and always follows a sampled parent', async () => {
-    const t = createTelemetry({ service: { name: 'orders', namespace: 'shop' }, spiffeId: 'spiffe://cluster.local/ns/shop/sa/orders', tracing: { exporter: undefined, samplingPercent: 0 } });
+    const t = await createTelemetry({ service: { name: 'orders', namespace: 'shop' }, spiffeId: 'spiffe://cluster.local/ns/shop/sa/orders', tracing: { exporter: undefined, samplingPercent: 0 } });
     const sampledRoots = (): number =>
       Array.from({ length: 50 }, () => t.tracing.startServerSpan({})).filter((span) => {
         // A span stops recording once ended: read the decision first.

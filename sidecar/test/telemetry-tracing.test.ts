@@ -14,8 +14,8 @@ const SPIFFE = 'spiffe://cluster.local/ns/shop/sa/orders';
 let receiver: OtlpReceiver;
 const opened: Tracing[] = [];
 
-function tracing(overrides: Partial<TracingConfig> = {}): Tracing {
-  const t = new Tracing({
+async function tracing(overrides: Partial<TracingConfig> = {}): Promise<Tracing> {
+  const t = await Tracing.create({
     serviceName: 'orders',
     serviceNamespace: 'shop',
     spiffeId: SPIFFE,
@@ -70,7 +70,7 @@ afterAll(async () => {
 describe.each<OtlpProtocol>(['http/protobuf', 'grpc'])('export over OTLP %s', (protocol) => {
   it('delivers server and client spans with parent links, semantic attributes, status and resource', async () => {
     const endpoint = protocol === 'grpc' ? receiver.grpcEndpoint : receiver.httpEndpoint;
-    const t = tracing({ exporter: { protocol, endpoint } });
+    const t = await tracing({ exporter: { protocol, endpoint } });
     const name = `GET ${protocol}`;
     const server = t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }, { 'http.request.method': 'GET', 'url.path': '/orders' }, name);
     const client = t.startClientSpan(server, { 'mesh.retry.attempt': 1 }, `attempt ${protocol}`);
@@ -91,9 +91,9 @@ describe.each<OtlpProtocol>(['http/protobuf', 'grpc'])('export over OTLP %s', (p
 });
 
 describe('context propagation', () => {
-  it('starts a trace when the request has no context, and the next hop continues from the injected span', () => {
-    const a = tracing();
-    const b = tracing({ serviceName: 'payments' });
+  it('starts a trace when the request has no context, and the next hop continues from the injected span', async () => {
+    const a = await tracing();
+    const b = await tracing({ serviceName: 'payments' });
     const server = a.startServerSpan({});
     expect(server.traceId).toMatch(/^[0-9a-f]{32}$/);
     const client = a.startClientSpan(server);
@@ -106,8 +106,8 @@ describe('context propagation', () => {
     expect((next.span as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe(client.spanId);
   });
 
-  it('carries tracestate through', () => {
-    const t = tracing();
+  it('carries tracestate through', async () => {
+    const t = await tracing();
     const server = t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`, tracestate: 'vendor=abc' });
     const out: OutgoingHttpHeaders = {};
     t.inject(t.startClientSpan(server), out);
@@ -117,8 +117,8 @@ describe('context propagation', () => {
   it.each([
     ['single b3 header', { b3: `${CALLER_TRACE}-${CALLER_SPAN}-1` }],
     ['multi x-b3 headers', { 'x-b3-traceid': CALLER_TRACE, 'x-b3-spanid': CALLER_SPAN, 'x-b3-sampled': '1' }],
-  ])('accepts B3 on the way in (%s) and answers in W3C', (_name, headers) => {
-    const t = tracing({ samplingPercent: 0 });
+  ])('accepts B3 on the way in (%s) and answers in W3C', async (_name, headers) => {
+    const t = await tracing({ samplingPercent: 0 });
     const server = t.startServerSpan(headers);
     expect(server.traceId).toBe(CALLER_TRACE);
     // Sampled by the B3 caller: honoured even at 0%.
@@ -128,8 +128,8 @@ describe('context propagation', () => {
     expect(out['traceparent']).toBe(`00-${CALLER_TRACE}-${server.spanId}-01`);
   });
 
-  it('prefers a valid traceparent over B3, and falls back to B3 when traceparent is malformed', () => {
-    const t = tracing();
+  it('prefers a valid traceparent over B3, and falls back to B3 when traceparent is malformed', async () => {
+    const t = await tracing();
     const other = 'f'.repeat(32);
     expect(t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`, b3: `${other}-${CALLER_SPAN}-1` }).traceId).toBe(CALLER_TRACE);
     expect(t.startServerSpan({ traceparent: 'garbage', b3: `${other}-${CALLER_SPAN}-1` }).traceId).toBe(other);
@@ -137,8 +137,8 @@ describe('context propagation', () => {
 });
 
 describe('sampling', () => {
-  it('at 0% leaves new traces unsampled but follows a sampled parent', () => {
-    const t = tracing({ samplingPercent: 0 });
+  it('at 0% leaves new traces unsampled but follows a sampled parent', async () => {
+    const t = await tracing({ samplingPercent: 0 });
     const root = t.startServerSpan({});
     expect(root.sampled).toBe(false);
     const out: OutgoingHttpHeaders = {};
@@ -147,22 +147,22 @@ describe('sampling', () => {
     expect(t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }).sampled).toBe(true);
   });
 
-  it('at 100% samples new traces but not a parent that said no', () => {
-    const t = tracing({ samplingPercent: 100 });
+  it('at 100% samples new traces but not a parent that said no', async () => {
+    const t = await tracing({ samplingPercent: 100 });
     expect(t.startServerSpan({}).sampled).toBe(true);
     expect(t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00` }).sampled).toBe(false);
   });
 
-  it('at 50% samples about half of new traces', () => {
-    const t = tracing({ samplingPercent: 50 });
+  it('at 50% samples about half of new traces', async () => {
+    const t = await tracing({ samplingPercent: 50 });
     let sampled = 0;
     for (let i = 0; i < 2000; i++) if (t.startServerSpan({}).sampled) sampled++;
     expect(sampled).toBeGreaterThan(800);
     expect(sampled).toBeLessThan(1200);
   });
 
-  it('decides a new trace on the trace id it then carries, as the ratio sampler would', () => {
-    const t = tracing({ samplingPercent: 30 });
+  it('decides a new trace on the trace id it then carries, as the ratio sampler would', async () => {
+    const t = await tracing({ samplingPercent: 30 });
     const ratio = new TraceIdRatioBasedSampler(0.3);
     for (let i = 0; i < 500; i++) {
       const root = t.startServerSpan({});
@@ -172,8 +172,8 @@ describe('sampling', () => {
     }
   });
 
-  it('continues an unsampled trace without the SDK: same trace and tracestate, a new span id, flags 00', () => {
-    const t = tracing({ samplingPercent: 100 });
+  it('continues an unsampled trace without the SDK: same trace and tracestate, a new span id, flags 00', async () => {
+    const t = await tracing({ samplingPercent: 100 });
     const server = t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00`, tracestate: 'vendor=abc' });
     expect(server.span).toBeUndefined();
     const client = t.startClientSpan(server);
@@ -189,12 +189,12 @@ describe('sampling', () => {
     client.end({ status: 500, error: { code: 'X', reason: 'y' } });
   });
 
-  it('rejects a percentage outside 0-100', () => {
-    expect(() => tracing({ samplingPercent: 101 })).toThrow(/0-100/);
+  it('rejects a percentage outside 0-100', async () => {
+    await expect(tracing({ samplingPercent: 101 })).rejects.toThrow(/0-100/);
   });
 
   it('does not export unsampled spans', async () => {
-    const t = tracing({ samplingPercent: 0, exporter: { protocol: 'http/protobuf', endpoint: receiver.httpEndpoint } });
+    const t = await tracing({ samplingPercent: 0, exporter: { protocol: 'http/protobuf', endpoint: receiver.httpEndpoint } });
     t.startServerSpan({}, undefined, 'never-exported').end({ status: 200 });
     t.startServerSpan({ traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }, undefined, 'exported-after').end({ status: 200 });
     await t.forceFlush();
@@ -206,7 +206,7 @@ describe('sampling', () => {
 describe('a collector that is down or slow', () => {
   it('dead collector: 10k span ends return without throwing, and every lost span is counted', async () => {
     const port = await deadPort();
-    const t = tracing({ exporter: { protocol: 'http/protobuf', endpoint: `http://127.0.0.1:${port}` }, batch: { scheduledDelayMs: 10, exportTimeoutMs: 1000 } });
+    const t = await tracing({ exporter: { protocol: 'http/protobuf', endpoint: `http://127.0.0.1:${port}` }, batch: { scheduledDelayMs: 10, exportTimeoutMs: 1000 } });
     for (let i = 0; i < 10_000; i++) {
       const span = t.startServerSpan({});
       t.startClientSpan(span).end({ status: 200 });
@@ -222,7 +222,7 @@ describe('a collector that is down or slow', () => {
     const slow = await startOtlpReceiver({ stall: true });
     try {
       const endpoint = protocol === 'grpc' ? slow.grpcEndpoint : slow.httpEndpoint;
-      const t = tracing({ exporter: { protocol, endpoint }, batch: { scheduledDelayMs: 10, exportTimeoutMs: 200, maxExportBatchSize: 100, maxQueueSize: 300 } });
+      const t = await tracing({ exporter: { protocol, endpoint }, batch: { scheduledDelayMs: 10, exportTimeoutMs: 200, maxExportBatchSize: 100, maxQueueSize: 300 } });
       for (let i = 0; i < 1000; i++) t.startServerSpan({}).end({ status: 200 });
       expect(t.droppedSpans).toBe(700);
       // Each stalled export is given up on, and the next batch is tried: the queue drains into the dropped count.
@@ -233,8 +233,8 @@ describe('a collector that is down or slow', () => {
     }
   });
 
-  it('ending a span twice is harmless', () => {
-    const t = tracing();
+  it('ending a span twice is harmless', async () => {
+    const t = await tracing();
     const span = t.startServerSpan({});
     span.end({ status: 200 });
     expect(() => span.end({ status: 500 })).not.toThrow();

@@ -119,7 +119,7 @@ describe('retries in traces', () => {
   it('shows each try as its own client span under the one outbound span', async () => {
     const receiver = await startOtlpReceiver();
     cleanup.add(() => receiver.close());
-    const telemetry = createTelemetry({ service: { name: 'caller', namespace: 'shop' }, spiffeId: 'spiffe://cluster.local/ns/shop/sa/caller', tracing: { exporter: { protocol: 'http/protobuf', endpoint: receiver.httpEndpoint }, samplingPercent: 100 } });
+    const telemetry = await createTelemetry({ service: { name: 'caller', namespace: 'shop' }, spiffeId: 'spiffe://cluster.local/ns/shop/sa/caller', tracing: { exporter: { protocol: 'http/protobuf', endpoint: receiver.httpEndpoint }, samplingPercent: 100 } });
     cleanup.add(() => telemetry.close());
     const upstream = await startUpstream(cleanup, ca, keys[1]!, 'orders', (_req, res, hit) => {
       res.statusCode = hit === 1 ? 503 : 200;

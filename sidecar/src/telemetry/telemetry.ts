@@ -31,18 +31,10 @@ export class Telemetry {
   private readonly serviceKeys = new Map<string, Map<string, string>>();
   private cachedKeys = 0;
 
-  constructor(config: TelemetryConfig) {
+  constructor(config: TelemetryConfig, tracing: Tracing) {
     this.spiffeId = config.spiffeId;
     this.localService = `${config.service.name}.${config.service.namespace}`;
-    this.tracing = new Tracing({
-      serviceName: config.service.name,
-      serviceNamespace: config.service.namespace,
-      spiffeId: config.spiffeId,
-      exporter: config.tracing.exporter,
-      ...(config.instanceId !== undefined ? { instanceId: config.instanceId } : {}),
-      ...(config.tracing.samplingPercent !== undefined ? { samplingPercent: config.tracing.samplingPercent } : {}),
-      ...(config.tracing.batch !== undefined ? { batch: config.tracing.batch } : {}),
-    });
+    this.tracing = tracing;
     this.metrics = new MeshMetrics(config.maxLabelSets !== undefined ? { maxLabelSets: config.maxLabelSets } : {});
     this.metrics.spansDroppedFrom(() => this.tracing.droppedSpans);
     this.accessLog = config.accessLog ? new AccessLog(config.accessLog) : undefined;
@@ -71,6 +63,16 @@ export class Telemetry {
   }
 }
 
-export function createTelemetry(config: TelemetryConfig): Telemetry {
-  return new Telemetry(config);
+// Async because the tracer loads its OTLP exporter (when one is configured) before anything is traced.
+export async function createTelemetry(config: TelemetryConfig): Promise<Telemetry> {
+  const tracing = await Tracing.create({
+    serviceName: config.service.name,
+    serviceNamespace: config.service.namespace,
+    spiffeId: config.spiffeId,
+    exporter: config.tracing.exporter,
+    ...(config.instanceId !== undefined ? { instanceId: config.instanceId } : {}),
+    ...(config.tracing.samplingPercent !== undefined ? { samplingPercent: config.tracing.samplingPercent } : {}),
+    ...(config.tracing.batch !== undefined ? { batch: config.tracing.batch } : {}),
+  });
+  return new Telemetry(config, tracing);
 }

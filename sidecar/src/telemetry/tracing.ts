@@ -9,9 +9,10 @@ import {
   SamplingDecision,
   TracerProvider,
   type Sampler,
+  type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import { BoundedBatchSpanProcessor, DEFAULT_SPAN_BATCH, type SpanBatchOptions } from './span-processor.js';
-import { otlpExporter } from './otlp-exporter.js';
+import { loadOtlpExporter } from './otlp-exporter.js';
 import { PresetTraceIds, randomSpanId } from './trace-ids.js';
 import { extractParent, formatTraceParent, injectValid, type HeaderBag } from './trace-context.js';
 
@@ -169,9 +170,21 @@ export class Tracing {
   private readonly processor: BoundedBatchSpanProcessor | undefined;
   private readonly ids = new PresetTraceIds();
 
-  constructor(readonly config: TracingConfig) {
+  // The configured exporter is loaded first, so a bad endpoint fails start-up rather than the first export.
+  static async create(config: TracingConfig): Promise<Tracing> {
     const batch = { ...DEFAULT_SPAN_BATCH, ...config.batch };
-    this.processor = config.exporter ? new BoundedBatchSpanProcessor(otlpExporter(config.exporter, batch.exportTimeoutMs), batch) : undefined;
+    // A bad rate is refused before an exporter exists that would then need closing.
+    rootSamplerFor(config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT);
+    const exporter = config.exporter ? await loadOtlpExporter(config.exporter, batch.exportTimeoutMs) : undefined;
+    return new Tracing(config, batch, exporter);
+  }
+
+  private constructor(
+    readonly config: TracingConfig,
+    batch: SpanBatchOptions,
+    exporter: SpanExporter | undefined,
+  ) {
+    this.processor = exporter ? new BoundedBatchSpanProcessor(exporter, batch) : undefined;
     const resource: Attributes = { 'service.name': config.serviceName, 'mesh.identity': config.spiffeId };
     if (config.serviceNamespace !== undefined) resource['service.namespace'] = config.serviceNamespace;
     if (config.instanceId !== undefined) resource['service.instance.id'] = config.instanceId;
