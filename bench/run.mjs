@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync, copyFileSync } from 
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memory, connectionsTo, sleep, buildWorkspaces } from './lib/procs.mjs';
+import { startProcess, makeTempDir, stopAll, stopOnExit, parseCli, httpGet, cpuSeconds, memory, memoryDetail, connectionsTo, sleep, buildWorkspaces } from './lib/procs.mjs';
 import { startOpenLoop, openLoopResult } from './lib/openloop-client.mjs';
 import { spread, median, max, fmt, ms } from './lib/stats.mjs';
 
@@ -196,7 +196,8 @@ async function measured(stack, load) {
 
 function memoryMB(pid) {
   const m = memory(pid);
-  return { rss: (m.rssMiB * 1048576) / 1e6, hwm: (m.hwmMiB * 1048576) / 1e6 };
+  const detail = memoryDetail(pid);
+  return { rss: (m.rssMiB * 1048576) / 1e6, hwm: (m.hwmMiB * 1048576) / 1e6, file: detail.file / 1e6 };
 }
 
 async function main() {
@@ -280,7 +281,7 @@ end
       if (r.status !== 200 || r.body !== BACKEND_BODY) throw new Error(`scenario ${stack.id}: a request through it answered ${r.status} ${JSON.stringify(r.body.slice(0, 300))}`);
     }
     await sleep(1_000);
-    const out = Object.fromEntries(stacks.map((s) => [s.id, { saturation: [], latency: [], idleMB: {}, afterLoadIdleMB: {}, peakMB: {} }]));
+    const out = Object.fromEntries(stacks.map((s) => [s.id, { saturation: [], latency: [], idleMB: {}, afterLoadIdleMB: {}, fileBackedMB: {}, peakMB: {} }]));
     for (const stack of stacks) for (const p of stack.procs) out[stack.id].idleMB[p.role] = memoryMB(p.proc.pid).rss;
     log(`warm-up: ${P.warmupSeconds} s of wrk per scenario`);
     for (const stack of stacks) await runWrk(stack, P.warmupSeconds, luaFile);
@@ -309,6 +310,7 @@ end
       for (const p of stack.procs) {
         const m = memoryMB(p.proc.pid);
         out[stack.id].afterLoadIdleMB[p.role] = m.rss;
+        out[stack.id].fileBackedMB[p.role] = m.file;
         out[stack.id].peakMB[p.role] = m.hwm;
       }
     }
@@ -402,6 +404,7 @@ function summarize(stack, o) {
     idleMB: o.idleMB,
     afterLoadIdleMB: o.afterLoadIdleMB,
     peakMB: o.peakMB,
+    fileBackedMB: o.fileBackedMB,
     rssMaxUnderLoadMB: Object.fromEntries(roles.map((role) => [role, max([...sat, ...lat].map((r) => r.rssMaxMB[role]))])),
     newConnectionsPer1kSteady: stack.meshPort ? sum(lat.map((r) => r.newConnections)) / (latRequests / 1000) : null,
     newConnectionsSteady: stack.meshPort ? sum(lat.map((r) => r.newConnections)) : null,
@@ -433,7 +436,10 @@ function targets(results) {
   const idle = m ? Math.max(...Object.values(m.idleMB)) : NaN;
   const afterIdle = m ? Math.max(...Object.values(m.afterLoadIdleMB)) : NaN;
   const peak = m ? Math.max(...Object.values(m.peakMB)) : NaN;
-  add('Idle RSS per sidecar (worse of the two)', '<= 50 MB', Math.max(idle, afterIdle), `${idle.toFixed(1)} MB fresh, ${afterIdle.toFixed(1)} MB idle after load`, Math.max(idle, afterIdle) <= 50);
+  // VmRSS counts the node binary's pages in every process that maps it; said beside the figure, not taken out of it.
+  const fileBacked = m ? Math.max(...Object.values(m.fileBackedMB ?? {})) : NaN;
+  const shared = Number.isFinite(fileBacked) ? ` (${fileBacked.toFixed(1)} MB of it file-backed, mostly the node binary, whose pages every node process on the host shares)` : '';
+  add('Idle RSS per sidecar (worse of the two)', '<= 50 MB', Math.max(idle, afterIdle), `${idle.toFixed(1)} MB fresh, ${afterIdle.toFixed(1)} MB idle after load${shared}`, Math.max(idle, afterIdle) <= 50);
   add('Peak RSS per sidecar under load (VmHWM)', '<= 64 MB', peak, `${peak.toFixed(1)} MB`, peak <= 64);
   const hs = m?.newConnectionsPer1kSteady ?? NaN;
   add('New TLS handshakes per 1,000 requests (M, steady state)', '<= 1', hs, `${hs.toFixed(3)} (${m?.newConnectionsSteady ?? 'n/a'} new connections at ${results.params.rate}/s)`, hs <= 1);
