@@ -28,11 +28,22 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app /app
 
-FROM runtime AS sidecar
+FROM node:20-bookworm-slim AS sidecar
 # The init step (mesh-sidecar iptables) runs from this image as root with NET_ADMIN; the proxy runs as 1337, which the rules exempt.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iptables \
  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+# The bundle carries every dependency (decision 0021): no node_modules here. These are the files that
+# examples/test/sidecar-bundle.e2e.test.ts runs a mesh from, outside the checkout.
+COPY --from=build /app/sidecar/package.json sidecar/package.json
+COPY --from=build /app/sidecar/bin sidecar/bin
+COPY --from=build /app/sidecar/dist/bundle sidecar/dist/bundle
+COPY --from=build /app/sidecar/dist/protos sidecar/dist/protos
+# SO_ORIGINAL_DST for transparent mode, where the bundle looks for it (../../native from dist/bundle).
+COPY --from=build /app/sidecar/native/build/Release/original_dst.node sidecar/native/build/Release/original_dst.node
+RUN ln -s /app/sidecar/bin/mesh-sidecar.js /usr/local/bin/mesh-sidecar
 USER 1337:1337
 EXPOSE 15000 15001 15006
 ENTRYPOINT ["mesh-sidecar"]

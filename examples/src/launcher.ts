@@ -82,13 +82,15 @@ export interface SidecarLaunch {
   logDir?: string;
   extraArgs?: string[];
   tokenUses?: number;
+  // Another build of mesh-sidecar (a test runs the bundle copied out of the checkout, as the image does).
+  sidecarBin?: string;
 }
 
 export async function startSidecarProcess(launch: SidecarLaunch): Promise<{ process: ManagedProcess; outboundPort: number; inboundPort: number | undefined; adminPort: number }> {
   const namespace = launch.namespace ?? EXAMPLE_NAMESPACE;
   const token = await launch.controlPlane.admin.createJoinToken({ namespace, serviceAccount: launch.serviceAccount ?? launch.service, ttlSeconds: 600, maxUses: launch.tokenUses ?? 1 });
   const args = [
-    BIN.sidecar, 'run',
+    launch.sidecarBin ?? BIN.sidecar, 'run',
     '--service', launch.service,
     '--namespace', namespace,
     '--service-account', launch.serviceAccount ?? launch.service,
