@@ -119,6 +119,67 @@ describe('certificates', () => {
     }
   });
 
+  it('builds byte for byte the certificate forge builds, for any names, dates and serial (property)', () => {
+    const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
+    // The old buildCertificate, kept as the reference: forge holds the key and writes the whole certificate.
+    const forgeCertificate = (spec: Parameters<typeof buildCertificate>[0] & { serialNumber: string }): string => {
+      const cert = forge.pki.createCertificate();
+      cert.publicKey = forge.pki.publicKeyFromPem(spec.publicKeyPem);
+      cert.serialNumber = spec.serialNumber;
+      cert.validity.notBefore = spec.notBefore;
+      cert.validity.notAfter = spec.notAfter;
+      const subject = [{ name: 'organizationName', value: 'tsmesh' }, ...(spec.subjectCommonName ? [{ name: 'commonName', value: spec.subjectCommonName }] : [])];
+      cert.setSubject(subject);
+      const issuer = spec.issuerCertPem ? forge.pki.certificateFromPem(spec.issuerCertPem) : undefined;
+      cert.setIssuer(issuer ? issuer.subject.attributes : subject);
+      const altNames = [...(spec.spiffeId ? [{ type: 6, value: spec.spiffeId }] : []), ...(spec.dnsNames ?? []).map((value) => ({ type: 2, value })), ...(spec.ipAddresses ?? []).map((ip) => ({ type: 7, ip }))];
+      const extensions: object[] = spec.isCa
+        ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }, { name: 'subjectKeyIdentifier' }]
+        : [{ name: 'basicConstraints', cA: false, critical: true }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true }, { name: 'extKeyUsage', serverAuth: true, clientAuth: true }, { name: 'subjectKeyIdentifier' }];
+      if (issuer) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuer.generateSubjectKeyIdentifier().getBytes() });
+      if (altNames.length > 0) extensions.push({ name: 'subjectAltName', critical: !spec.subjectCommonName && !!spec.spiffeId, altNames });
+      cert.setExtensions(extensions);
+      cert.sign(forge.pki.privateKeyFromPem(spec.issuerKeyPem), forge.md.sha256.create());
+      return forge.pki.certificateToPem(cert);
+    };
+    const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
+    fc.assert(
+      fc.property(
+        fc.record({
+          isCa: fc.boolean(),
+          selfSigned: fc.boolean(),
+          subjectCommonName: fc.option(label, { nil: undefined }),
+          spiffeId: fc.option(label.map((sa) => formatSpiffeId({ trustDomain: 'cluster.local', namespace: 'default', serviceAccount: sa })), { nil: undefined }),
+          dnsNames: fc.array(label.map((l) => `${l}.example`), { maxLength: 3 }),
+          ipAddresses: fc.array(fc.ipV4(), { maxLength: 2 }),
+          // Either side of 2050, where UTCTime gives way to GeneralizedTime (RFC 5280 4.1.2.5).
+          notBefore: fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2060-01-01T00:00:00Z'), noInvalidDate: true }),
+          lifetimeMs: fc.integer({ min: 1000, max: 40 * 365 * 24 * HOUR }),
+          serial: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        }),
+        (c) => {
+          const serial = Buffer.from(c.serial);
+          serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
+          const spec = {
+            publicKeyPem: c.selfSigned ? rootKeys.publicKeyPem : workload.publicKeyPem,
+            ...(c.selfSigned ? {} : { issuerCertPem: rootPem }),
+            issuerKeyPem: rootKeys.privateKeyPem,
+            ...(c.subjectCommonName !== undefined ? { subjectCommonName: c.subjectCommonName } : {}),
+            ...(c.spiffeId !== undefined ? { spiffeId: c.spiffeId } : {}),
+            dnsNames: c.dnsNames,
+            ipAddresses: c.ipAddresses,
+            isCa: c.isCa,
+            notBefore: c.notBefore,
+            notAfter: new Date(c.notBefore.getTime() + c.lifetimeMs),
+            serialNumber: serial.toString('hex'),
+          };
+          expect(buildCertificate(spec)).toBe(forgeCertificate(spec));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('a leaf does not verify against another key', () => {
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const leafPem = buildCertificate({ publicKeyPem: workload.publicKeyPem, issuerCertPem: rootPem, issuerKeyPem: rootKeys.privateKeyPem, spiffeId: SPIFFE_ID, isCa: false, notBefore: new Date(), notAfter: new Date(Date.now() + HOUR) });
