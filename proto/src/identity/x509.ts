@@ -39,7 +39,7 @@ function derOf(asn1: forge.asn1.Asn1): Buffer {
 // forge has these at run time but its typings omit them.
 function pkiInternals(): {
   getCertificationRequestInfo(csr: forge.pki.CertificateSigningRequest): forge.asn1.Asn1;
-  getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
+  certificateExtensionsToAsn1(extensions: unknown[]): forge.asn1.Asn1;
 } {
   return loadForge().pki as unknown as ReturnType<typeof pkiInternals>;
 }
@@ -111,8 +111,7 @@ export interface ParsedCsr {
 }
 
 export function parseCsr(pem: string): ParseResult<ParsedCsr> {
-  const { pki } = loadForge();
-  const { asn1 } = loadForge();
+  const { pki, asn1 } = loadForge();
   let csr: forge.pki.CertificateSigningRequest;
   try {
     // forge's own PEM reader is a JS scanner; Node's base64 reads the usual form, forge the rest (and says what is wrong).
@@ -228,7 +227,6 @@ function tbsCertificate(cert: forge.pki.Certificate, serialHex: string, notBefor
   const { SEQUENCE, INTEGER, OID, NULL } = asn1.Type;
   const time = (date: Date): forge.asn1.Asn1 =>
     date.getUTCFullYear() >= 1950 && date.getUTCFullYear() < 2050 ? asn1.create(UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date)) : asn1.create(UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
-  const pkiAny = pki as unknown as { certificateExtensionsToAsn1(extensions: unknown[]): forge.asn1.Asn1 };
   return asn1.create(UNIVERSAL, SEQUENCE, true, [
     // version: v3
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(UNIVERSAL, INTEGER, false, asn1.integerToDer(2).getBytes())]),
@@ -238,7 +236,7 @@ function tbsCertificate(cert: forge.pki.Certificate, serialHex: string, notBefor
     asn1.create(UNIVERSAL, SEQUENCE, true, [time(notBefore), time(notAfter)]),
     pki.distinguishedNameToAsn1(cert.subject),
     asn1.fromDer(spki.toString('binary')),
-    pkiAny.certificateExtensionsToAsn1(cert.extensions),
+    pkiInternals().certificateExtensionsToAsn1(cert.extensions),
   ]);
 }
 
