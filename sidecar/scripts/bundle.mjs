@@ -8,14 +8,14 @@ import { rolldown } from 'rolldown';
 
 const sidecar = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
-export const BUNDLE_DIR = sidecar('dist/bundle');
+const BUNDLE_DIR = sidecar('dist/bundle');
 
 const problems = [];
 const bundle = await rolldown({
   input: sidecar('dist/bin/mesh-sidecar.js'),
   platform: 'node',
   onLog(level, log) {
-    // An import the bundler could not resolve would fail at run time, far from here: fail the build instead.
+    // An import the bundler could not resolve (reported while writing) would fail at run time, far from here: fail the build instead.
     if (level === 'warn' && log.code === 'UNRESOLVED_IMPORT') problems.push(log.message);
     else if (level !== 'debug') process.stderr.write(`bundle: ${log.message}\n`);
   },
@@ -29,11 +29,13 @@ await bundle.write({
   chunkFileNames: '[name]-[hash].js',
   // keepNames: error classes name themselves from new.target.name, and profiles and stacks stay readable.
   minify: { compress: true, mangle: { keepNames: true }, codegen: { removeWhitespace: true } },
-  // Not loaded unless asked (node --enable-source-maps): stacks then point into the TypeScript sources.
+  // Not loaded unless asked (node --enable-source-maps): stacks then point into tsc's output in dist/.
   sourcemap: true,
 });
 await bundle.close();
 if (problems.length > 0) {
+  // No bundle rather than one that fails when it runs.
+  rmSync(BUNDLE_DIR, { recursive: true, force: true });
   process.stderr.write(`bundle: the sidecar imports what the bundler cannot find:\n  ${problems.join('\n  ')}\n`);
   process.exit(1);
 }
