@@ -42,6 +42,8 @@ export function oid(dotted: string): Buffer {
 
 // The PEM form node-forge writes (CRLF, 64 columns), so the bytes on the wire did not change when forge left the sidecar.
 export function toPem(der: Buffer, label: string): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\r\n${lines.map((line) => `${line}\r\n`).join('')}-----END ${label}-----\r\n`;
+  const base64 = der.toString('base64');
+  let body = '';
+  for (let i = 0; i < base64.length; i += 64) body += `${base64.slice(i, i + 64)}\r\n`;
+  return `-----BEGIN ${label}-----\r\n${body}-----END ${label}-----\r\n`;
 }

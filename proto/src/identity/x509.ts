@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import type forge from 'node-forge';
 import { spiffeIdsFromSubjectAltName, type ParseResult } from './spiffe.js';
-import { bitString, nullValue, oid, sequence } from './der.js';
+import { bitString, nullValue, oid, sequence, toPem } from './der.js';
 
 export { createCsr, type CsrRequest } from './csr.js';
 
@@ -83,15 +83,8 @@ function elementLength(der: Buffer, at: number): number {
 
 // PEM written and read with Node's native base64: forge's own PEM code is a JS scanner and encoder that
 // took a tenth of the CA's time per CSR.
-function toPem(label: string, der: Buffer): string {
-  const base64 = der.toString('base64');
-  const lines: string[] = [];
-  for (let i = 0; i < base64.length; i += 64) lines.push(base64.slice(i, i + 64));
-  return `-----BEGIN ${label}-----\r\n${lines.join('\r\n')}\r\n-----END ${label}-----\r\n`;
-}
-
 function spkiPem(spki: Buffer): string {
-  return toPem('PUBLIC KEY', spki);
+  return toPem(spki, 'PUBLIC KEY');
 }
 
 // The DER inside a PEM block with this label and no headers, or undefined when the PEM is anything else.
@@ -216,7 +209,7 @@ export function buildCertificate(spec: CertificateSpec): string {
   cert.setExtensions(extensions);
   const tbs = derOf(tbsCertificate(cert, spec.serialNumber ?? newSerial(), spec.notBefore, spec.notAfter, spki));
   const signature = sign('sha256', tbs, cached(privateKeys, spec.issuerKeyPem, createPrivateKey));
-  return toPem('CERTIFICATE', sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature)));
+  return toPem(sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature)), 'CERTIFICATE');
 }
 
 // RFC 5280 4.1's TBSCertificate, as forge's getTBSCertificate writes it (a test compares the two), with the
