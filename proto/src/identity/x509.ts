@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import type forge from 'node-forge';
 import { spiffeIdsFromSubjectAltName, type ParseResult } from './spiffe.js';
-import { bitString, nullValue, oid, sequence, toPem } from './der.js';
+import { bitString, contextConstructed, nullValue, oid, sequence, smallInteger, tlv, toPem } from './der.js';
 
 export { createCsr, type CsrRequest } from './csr.js';
 
@@ -207,30 +207,30 @@ export function buildCertificate(spec: CertificateSpec): string {
   if (issuer) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId });
   if (altNames.length > 0) extensions.push({ name: 'subjectAltName', critical: !spec.subjectCommonName && !!spec.spiffeId, altNames });
   cert.setExtensions(extensions);
-  const tbs = derOf(tbsCertificate(cert, spec.serialNumber ?? newSerial(), spec.notBefore, spec.notAfter, spki));
+  const tbs = tbsCertificate(cert, spec.serialNumber ?? newSerial(), spec.notBefore, spec.notAfter, spki);
   const signature = sign('sha256', tbs, cached(privateKeys, spec.issuerKeyPem, createPrivateKey));
   return toPem(sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature)), 'CERTIFICATE');
 }
 
-// RFC 5280 4.1's TBSCertificate, as forge's getTBSCertificate writes it (a test compares the two), with the
-// subject's SubjectPublicKeyInfo as given. cert: names and extensions already set.
-function tbsCertificate(cert: forge.pki.Certificate, serialHex: string, notBefore: Date, notAfter: Date, spki: Buffer): forge.asn1.Asn1 {
+// RFC 5280 4.1's TBSCertificate, as forge's getTBSCertificate writes it (a test compares the two): forge encodes
+// the names and the extensions, the rest is written here, and the subject's SubjectPublicKeyInfo goes in as given.
+function tbsCertificate(cert: forge.pki.Certificate, serialHex: string, notBefore: Date, notAfter: Date, spki: Buffer): Buffer {
   const { pki, asn1, util } = loadForge();
-  const { UNIVERSAL } = asn1.Class;
-  const { SEQUENCE, INTEGER, OID, NULL } = asn1.Type;
-  const time = (date: Date): forge.asn1.Asn1 =>
-    date.getUTCFullYear() >= 1950 && date.getUTCFullYear() < 2050 ? asn1.create(UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date)) : asn1.create(UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
-  return asn1.create(UNIVERSAL, SEQUENCE, true, [
-    // version: v3
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(UNIVERSAL, INTEGER, false, asn1.integerToDer(2).getBytes())]),
-    asn1.create(UNIVERSAL, INTEGER, false, util.hexToBytes(serialHex)),
-    asn1.create(UNIVERSAL, SEQUENCE, true, [asn1.create(UNIVERSAL, OID, false, asn1.oidToDer(SHA256_WITH_RSA).getBytes()), asn1.create(UNIVERSAL, NULL, false, '')]),
-    pki.distinguishedNameToAsn1(cert.issuer),
-    asn1.create(UNIVERSAL, SEQUENCE, true, [time(notBefore), time(notAfter)]),
-    pki.distinguishedNameToAsn1(cert.subject),
-    asn1.fromDer(spki.toString('binary')),
-    pkiInternals().certificateExtensionsToAsn1(cert.extensions),
-  ]);
+  // UTCTime for 1950-2049, GeneralizedTime outside (RFC 5280 4.1.2.5), as forge chooses.
+  const time = (date: Date): Buffer => {
+    const utc = date.getUTCFullYear() >= 1950 && date.getUTCFullYear() < 2050;
+    return tlv(utc ? 0x17 : 0x18, Buffer.from(utc ? asn1.dateToUtcTime(date) : asn1.dateToGeneralizedTime(date), 'latin1'));
+  };
+  return sequence(
+    contextConstructed(0, smallInteger(2)), // version: v3
+    tlv(0x02, Buffer.from(util.hexToBytes(serialHex), 'binary')),
+    SIGNATURE_ALGORITHM,
+    derOf(pki.distinguishedNameToAsn1(cert.issuer)),
+    sequence(time(notBefore), time(notAfter)),
+    derOf(pki.distinguishedNameToAsn1(cert.subject)),
+    spki,
+    derOf(pkiInternals().certificateExtensionsToAsn1(cert.extensions)),
+  );
 }
 
 export interface CertificateInfo {
