@@ -174,14 +174,15 @@ export class Tracing {
   static async create(config: TracingConfig): Promise<Tracing> {
     const batch = { ...DEFAULT_SPAN_BATCH, ...config.batch };
     // A bad rate is refused before an exporter exists that would then need closing.
-    rootSamplerFor(config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT);
+    const rootSampler = rootSamplerFor(config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT);
     const exporter = config.exporter ? await loadOtlpExporter(config.exporter, batch.exportTimeoutMs) : undefined;
-    return new Tracing(config, batch, exporter);
+    return new Tracing(config, batch, rootSampler, exporter);
   }
 
   private constructor(
     readonly config: TracingConfig,
     batch: SpanBatchOptions,
+    rootSampler: Sampler,
     exporter: SpanExporter | undefined,
   ) {
     this.processor = exporter ? new BoundedBatchSpanProcessor(exporter, batch) : undefined;
@@ -189,7 +190,7 @@ export class Tracing {
     if (config.serviceNamespace !== undefined) resource['service.namespace'] = config.serviceNamespace;
     if (config.instanceId !== undefined) resource['service.instance.id'] = config.instanceId;
     this.samplingPercent = config.samplingPercent ?? DEFAULT_SAMPLING_PERCENT;
-    this.rootSampler = rootSamplerFor(this.samplingPercent);
+    this.rootSampler = rootSampler;
     this.sampler = new AdjustableSampler(new ParentBasedSampler({ root: this.rootSampler }));
     // A provider per sidecar, never registered globally: tests run several sidecars in one process.
     this.provider = new TracerProvider({
