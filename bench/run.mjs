@@ -195,9 +195,8 @@ async function measured(stack, load) {
 }
 
 function memoryMB(pid) {
-  const m = memory(pid);
-  const detail = memoryDetail(pid);
-  return { rss: (m.rssMiB * 1048576) / 1e6, hwm: (m.hwmMiB * 1048576) / 1e6, file: detail.file / 1e6 };
+  const m = memoryDetail(pid);
+  return { rss: m.rss / 1e6, hwm: m.hwm / 1e6, file: m.file / 1e6 };
 }
 
 async function main() {
