@@ -419,37 +419,52 @@ function targets(results) {
   const add = (name, goal, value, display, met) => t.push({ name, goal, value, display, met: Number.isFinite(value) ? met : null });
   const thr = (id) => s[id]?.throughput.median ?? NaN;
   const lat = (id, key) => s[id]?.latencyUs[key].median ?? NaN;
-  add('Throughput M / H', '>= 0.5', thr('M') / thr('H'), `${(thr('M') / thr('H')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('H'))} req/s)`, thr('M') / thr('H') >= 0.5);
+  // A row whose scenarios were left out of this run (--scenarios) says so, instead of a NaN or a ratio to nothing.
+  const needing = (ids, name, goal, row) => {
+    const absent = ids.filter((id) => !s[id]);
+    if (absent.length > 0) t.push({ name, goal, value: null, display: `not in this run: needs ${absent.length > 1 ? `scenarios ${absent.slice(0, -1).join(', ')} and ${absent.at(-1)}` : `scenario ${absent[0]}`} (--scenarios)`, met: null });
+    else add(name, goal, ...row());
+  };
+  needing(['M', 'H'], 'Throughput M / H', '>= 0.5', () => [thr('M') / thr('H'), `${(thr('M') / thr('H')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('H'))} req/s)`, thr('M') / thr('H') >= 0.5]);
   for (const [key, goal, label] of [['p99', 2, 'p99'], ['p999', 3, 'p99.9']]) {
-    const addedM = lat('M', key) - lat('D', key);
-    const addedH = lat('H', key) - lat('D', key);
-    // H adding nothing measurable (noise) leaves the ratio undefined, not "met".
-    const ratio = addedH > 0 ? addedM / addedH : NaN;
-    const shown = addedH > 0 ? ratio.toFixed(2) : `no ratio: H's ${label} was not above D's in this run`;
-    const signed = (x) => `${x >= 0 ? '+' : ''}${ms(x)}`;
-    add(`Added ${label} over D: M / H`, `<= ${goal}`, ratio, `${shown} (M ${signed(addedM)} ms, H ${signed(addedH)} ms)`, ratio <= goal);
+    needing(['M', 'H', 'D'], `Added ${label} over D: M / H`, `<= ${goal}`, () => {
+      const addedM = lat('M', key) - lat('D', key);
+      const addedH = lat('H', key) - lat('D', key);
+      // H adding nothing measurable (noise) leaves the ratio undefined, not "met".
+      const ratio = addedH > 0 ? addedM / addedH : NaN;
+      const shown = addedH > 0 ? ratio.toFixed(2) : `no ratio: H's ${label} was not above D's in this run`;
+      const signed = (x) => `${x >= 0 ? '+' : ''}${ms(x)}`;
+      return [ratio, `${shown} (M ${signed(addedM)} ms, H ${signed(addedH)} ms)`, ratio <= goal];
+    });
   }
-  add('Throughput M / N', '>= 2', thr('M') / thr('N'), `${(thr('M') / thr('N')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('N'))} req/s)`, thr('M') / thr('N') >= 2);
-  add('p99 M vs N (no worse)', 'M <= N', lat('M', 'p99') / lat('N', 'p99'), `M ${ms(lat('M', 'p99'))} ms, N ${ms(lat('N', 'p99'))} ms`, lat('M', 'p99') <= lat('N', 'p99'));
+  needing(['M', 'N'], 'Throughput M / N', '>= 2', () => [thr('M') / thr('N'), `${(thr('M') / thr('N')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('N'))} req/s)`, thr('M') / thr('N') >= 2]);
+  needing(['M', 'N'], 'p99 M vs N (no worse)', 'M <= N', () => [lat('M', 'p99') / lat('N', 'p99'), `M ${ms(lat('M', 'p99'))} ms, N ${ms(lat('N', 'p99'))} ms`, lat('M', 'p99') <= lat('N', 'p99')]);
   const m = s.M;
-  const idle = m ? Math.max(...Object.values(m.idleMB)) : NaN;
-  const afterIdle = m ? Math.max(...Object.values(m.afterLoadIdleMB)) : NaN;
-  const peak = m ? Math.max(...Object.values(m.peakMB)) : NaN;
-  // VmRSS counts the node binary's pages in every process that maps it; said beside the figure, not taken out of it.
-  const fileBacked = m ? Math.max(...Object.values(m.fileBackedMB ?? {})) : NaN;
-  const shared = Number.isFinite(fileBacked) ? ` (${fileBacked.toFixed(1)} MB of it file-backed, mostly the node binary, whose pages every node process on the host shares)` : '';
-  add('Idle RSS per sidecar (worse of the two)', '<= 50 MB', Math.max(idle, afterIdle), `${idle.toFixed(1)} MB fresh, ${afterIdle.toFixed(1)} MB idle after load${shared}`, Math.max(idle, afterIdle) <= 50);
-  add('Peak RSS per sidecar under load (VmHWM)', '<= 64 MB', peak, `${peak.toFixed(1)} MB`, peak <= 64);
-  const hs = m?.newConnectionsPer1kSteady ?? NaN;
-  add('New TLS handshakes per 1,000 requests (M, steady state)', '<= 1', hs, `${hs.toFixed(3)} (${m?.newConnectionsSteady ?? 'n/a'} new connections at ${results.params.rate}/s)`, hs <= 1);
+  needing(['M'], 'Idle RSS per sidecar (worse of the two)', '<= 50 MB', () => {
+    const idle = Math.max(...Object.values(m.idleMB));
+    const afterIdle = Math.max(...Object.values(m.afterLoadIdleMB));
+    // VmRSS counts the node binary's pages in every process that maps it; said beside the figure, not taken out of it.
+    const fileBacked = Math.max(...Object.values(m.fileBackedMB ?? {}));
+    const shared = Number.isFinite(fileBacked) ? ` (${fileBacked.toFixed(1)} MB of it file-backed, mostly the node binary, whose pages every node process on the host shares)` : '';
+    return [Math.max(idle, afterIdle), `${idle.toFixed(1)} MB fresh, ${afterIdle.toFixed(1)} MB idle after load${shared}`, Math.max(idle, afterIdle) <= 50];
+  });
+  needing(['M'], 'Peak RSS per sidecar under load (VmHWM)', '<= 64 MB', () => {
+    const peak = Math.max(...Object.values(m.peakMB));
+    return [peak, `${peak.toFixed(1)} MB`, peak <= 64];
+  });
+  needing(['M'], 'New TLS handshakes per 1,000 requests (M, steady state)', '<= 1', () => {
+    const hs = m.newConnectionsPer1kSteady ?? NaN;
+    return [hs, `${hs.toFixed(3)} (${m.newConnectionsSteady ?? 'n/a'} new connections at ${results.params.rate}/s)`, hs <= 1];
+  });
   const cp1000 = results.controlPlane?.results.find((r) => r.sims === 1000);
-  add('Config -> ACK p99, 1,000 sidecars', '<= 1 s', cp1000 ? cp1000.p99Ms : NaN, cp1000 ? `${fmt(cp1000.p99Ms)} ms` : 'n/a', cp1000 ? cp1000.p99Ms <= 1000 : false);
-  const ca = results.ca?.perSecondMedian ?? NaN;
-  add('CA CSRs signed per second', '>= 1,000', ca, `${fmt(ca)} /s`, ca >= 1000);
+  if (!results.controlPlane) t.push({ name: 'Config -> ACK p99, 1,000 sidecars', goal: '<= 1 s', value: null, display: 'not in this run: needs scenario CP (--scenarios)', met: null });
+  else add('Config -> ACK p99, 1,000 sidecars', '<= 1 s', cp1000 ? cp1000.p99Ms : NaN, cp1000 ? `${fmt(cp1000.p99Ms)} ms` : 'n/a: no 1,000-sidecar trial (--sims)', cp1000 ? cp1000.p99Ms <= 1000 : false);
+  if (!results.ca) t.push({ name: 'CA CSRs signed per second', goal: '>= 1,000', value: null, display: 'not in this run: needs scenario CA (--scenarios)', met: null });
+  else add('CA CSRs signed per second', '>= 1,000', results.ca.perSecondMedian, `${fmt(results.ca.perSecondMedian)} /s`, results.ca.perSecondMedian >= 1000);
   // Not a goal of the issue: how much of M's cost is the mesh's own, next to Node's bare http/http2 on the same hops.
-  add('For reference: throughput M / F (the bare Node floor)', 'info', thr('M') / thr('F'), `${(thr('M') / thr('F')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('F'))} req/s); F / H ${(thr('F') / thr('H')).toFixed(2)}`, null);
+  needing(['M', 'F', 'H'], 'For reference: throughput M / F (the bare Node floor)', 'info', () => [thr('M') / thr('F'), `${(thr('M') / thr('F')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('F'))} req/s); F / H ${(thr('F') / thr('H')).toFixed(2)}`, null]);
   // What a Node sidecar reaches once it frames the bytes itself: whether the targets are within Node's reach at all.
-  add('For reference: throughput R / H and R / N (the raw Node floor)', 'info', thr('R') / thr('H'), `R / H ${(thr('R') / thr('H')).toFixed(2)}, R / N ${(thr('R') / thr('N')).toFixed(2)} (${fmt(thr('R'))} req/s); M / R ${(thr('M') / thr('R')).toFixed(2)}`, null);
+  needing(['R', 'H', 'N', 'M'], 'For reference: throughput R / H and R / N (the raw Node floor)', 'info', () => [thr('R') / thr('H'), `R / H ${(thr('R') / thr('H')).toFixed(2)}, R / N ${(thr('R') / thr('N')).toFixed(2)} (${fmt(thr('R'))} req/s); M / R ${(thr('M') / thr('R')).toFixed(2)}`, null]);
   t.push({ name: 'No RSS growth over a 10-minute soak', goal: 'flat', value: null, display: 'not measured by this harness: npm run bench:soak (bench/results/soak-latest.md)', met: null });
   return t;
 }
