@@ -126,7 +126,9 @@ export function routeTable(routes: ServiceRoutes): RouteTable {
   const self: ServiceRef = { name: routes.service, namespace: routes.namespace };
   const entries: CompiledMatch[] = [];
   let order = 0;
-  const sorted = [...routes.httpRoutes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  // Code-point order, as Gateway API implementations break ties by name: names are DNS labels, where it is also
+  // what localeCompare gives, but localeCompare loads ICU's collation data into every sidecar (~2.7 MB resident).
+  const sorted = [...routes.httpRoutes].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   for (const route of sorted) {
     route.spec.rules.forEach((rule, index) => {
       const plan = planFor(route, rule, index, self);
