@@ -420,9 +420,10 @@ function targets(results) {
   const thr = (id) => s[id]?.throughput.median ?? NaN;
   const lat = (id, key) => s[id]?.latencyUs[key].median ?? NaN;
   // A row whose scenarios were left out of this run (--scenarios) says so, instead of a NaN or a ratio to nothing.
+  const notInRun = (name, goal, absent) => t.push({ name, goal, value: null, display: `not in this run: needs ${absent.length > 1 ? `scenarios ${absent.slice(0, -1).join(', ')} and ${absent.at(-1)}` : `scenario ${absent[0]}`} (--scenarios)`, met: null });
   const needing = (ids, name, goal, row) => {
     const absent = ids.filter((id) => !s[id]);
-    if (absent.length > 0) t.push({ name, goal, value: null, display: `not in this run: needs ${absent.length > 1 ? `scenarios ${absent.slice(0, -1).join(', ')} and ${absent.at(-1)}` : `scenario ${absent[0]}`} (--scenarios)`, met: null });
+    if (absent.length > 0) notInRun(name, goal, absent);
     else add(name, goal, ...row());
   };
   needing(['M', 'H'], 'Throughput M / H', '>= 0.5', () => [thr('M') / thr('H'), `${(thr('M') / thr('H')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('H'))} req/s)`, thr('M') / thr('H') >= 0.5]);
@@ -457,9 +458,9 @@ function targets(results) {
     return [hs, `${hs.toFixed(3)} (${m.newConnectionsSteady ?? 'n/a'} new connections at ${results.params.rate}/s)`, hs <= 1];
   });
   const cp1000 = results.controlPlane?.results.find((r) => r.sims === 1000);
-  if (!results.controlPlane) t.push({ name: 'Config -> ACK p99, 1,000 sidecars', goal: '<= 1 s', value: null, display: 'not in this run: needs scenario CP (--scenarios)', met: null });
+  if (!results.controlPlane) notInRun('Config -> ACK p99, 1,000 sidecars', '<= 1 s', ['CP']);
   else add('Config -> ACK p99, 1,000 sidecars', '<= 1 s', cp1000 ? cp1000.p99Ms : NaN, cp1000 ? `${fmt(cp1000.p99Ms)} ms` : 'n/a: no 1,000-sidecar trial (--sims)', cp1000 ? cp1000.p99Ms <= 1000 : false);
-  if (!results.ca) t.push({ name: 'CA CSRs signed per second', goal: '>= 1,000', value: null, display: 'not in this run: needs scenario CA (--scenarios)', met: null });
+  if (!results.ca) notInRun('CA CSRs signed per second', '>= 1,000', ['CA']);
   else add('CA CSRs signed per second', '>= 1,000', results.ca.perSecondMedian, `${fmt(results.ca.perSecondMedian)} /s`, results.ca.perSecondMedian >= 1000);
   // Not a goal of the issue: how much of M's cost is the mesh's own, next to Node's bare http/http2 on the same hops.
   needing(['M', 'F', 'H'], 'For reference: throughput M / F (the bare Node floor)', 'info', () => [thr('M') / thr('F'), `${(thr('M') / thr('F')).toFixed(2)} (${fmt(thr('M'))} / ${fmt(thr('F'))} req/s); F / H ${(thr('F') / thr('H')).toFixed(2)}`, null]);

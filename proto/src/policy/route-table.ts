@@ -127,7 +127,7 @@ export function routeTable(routes: ServiceRoutes): RouteTable {
   const entries: CompiledMatch[] = [];
   let order = 0;
   // Code-point order, as Gateway API implementations break ties by name: names are DNS labels, where it is also
-  // what localeCompare gives, but localeCompare loads ICU's collation data into every sidecar (~2.7 MB resident).
+  // what localeCompare gives, but localeCompare loads ICU's collation data into every sidecar (~2 MB resident).
   const sorted = [...routes.httpRoutes].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   for (const route of sorted) {
     route.spec.rules.forEach((rule, index) => {
