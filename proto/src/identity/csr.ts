@@ -1,6 +1,6 @@
 // PKCS#10 requests for a workload key with its SPIFFE ID as URI SAN, built in DER and signed by node:crypto.
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
-import { bitString, contextConstructed, contextPrimitive, nullValue, octetString, oid, printableString, sequence, set, smallInteger, toPem } from './der.js';
+import { bitString, contextConstructed, contextPrimitive, octetString, oid, printableString, sequence, set, SHA256_WITH_RSA_ALGORITHM, smallInteger, toPem } from './der.js';
 
 export interface CsrRequest {
   privateKeyPem: string;
@@ -12,7 +12,6 @@ const OID = {
   organizationName: '2.5.4.10',
   extensionRequest: '1.2.840.113549.1.9.14',
   subjectAltName: '2.5.29.17',
-  sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
 };
 
 // The same structure node-forge produced (O=tsmesh, one non-critical SAN extension), so the CA sees no difference.
@@ -24,6 +23,5 @@ export function createCsr(request: CsrRequest): string {
   const attributes = contextConstructed(0, sequence(oid(OID.extensionRequest), set(extensions)));
   const info = sequence(smallInteger(0), subject, publicKeyInfo, attributes);
   const signature = sign('sha256', info, createPrivateKey(request.privateKeyPem));
-  const algorithm = sequence(oid(OID.sha256WithRSAEncryption), nullValue());
-  return toPem(sequence(info, algorithm, bitString(signature)), 'CERTIFICATE REQUEST');
+  return toPem(sequence(info, SHA256_WITH_RSA_ALGORITHM, bitString(signature)), 'CERTIFICATE REQUEST');
 }

@@ -1,4 +1,4 @@
-// A minimal DER writer: only the types a PKCS#10 request needs, so that a sidecar builds its CSR without node-forge.
+// A minimal DER writer: the types a PKCS#10 request and a certificate's frame need, so that a sidecar builds its CSR without node-forge.
 
 function lengthBytes(length: number): Buffer {
   if (length < 0x80) return Buffer.from([length]);
@@ -47,3 +47,7 @@ export function toPem(der: Buffer, label: string): string {
   for (let i = 0; i < base64.length; i += 64) body += `${base64.slice(i, i + 64)}\r\n`;
   return `-----BEGIN ${label}-----\r\n${body}-----END ${label}-----\r\n`;
 }
+
+export const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
+// AlgorithmIdentifier { sha256WithRSAEncryption, NULL }: how every CSR and certificate here is signed.
+export const SHA256_WITH_RSA_ALGORITHM = sequence(oid(SHA256_WITH_RSA), nullValue());

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import type forge from 'node-forge';
 import { spiffeIdsFromSubjectAltName, type ParseResult } from './spiffe.js';
-import { bitString, contextConstructed, nullValue, oid, sequence, smallInteger, tlv, toPem } from './der.js';
+import { bitString, contextConstructed, sequence, SHA256_WITH_RSA, SHA256_WITH_RSA_ALGORITHM, smallInteger, tlv, toPem } from './der.js';
 
 export { createCsr, type CsrRequest } from './csr.js';
 
@@ -43,8 +43,6 @@ function pkiInternals(): {
 } {
   return loadForge().pki as unknown as ReturnType<typeof pkiInternals>;
 }
-
-const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 
 // The public key of a SubjectPublicKeyInfo (DER) as a KeyObject. OpenSSL 3 takes ~110 µs here to import an
 // SPKI or PEM key (its decoders try format after format) but ~3 µs for the PKCS#1 RSAPublicKey inside it,
@@ -171,9 +169,6 @@ function cached<T>(cache: Map<string, T>, pem: string, parse: (pem: string) => T
   return value;
 }
 
-// AlgorithmIdentifier { sha256WithRSAEncryption, NULL }: how every certificate here is signed.
-const SIGNATURE_ALGORITHM = sequence(oid(SHA256_WITH_RSA), nullValue());
-
 // forge encodes the names and extensions; the subject's key goes in as the bytes it came in. Handing each
 // key to forge meant parsing its modulus into forge's big integers and writing it back, and forge's SHA-1
 // for the key identifier: together about a fifth of the CA's time per certificate.
@@ -209,7 +204,7 @@ export function buildCertificate(spec: CertificateSpec): string {
   cert.setExtensions(extensions);
   const tbs = tbsCertificate(cert, spec.serialNumber ?? newSerial(), spec.notBefore, spec.notAfter, spki);
   const signature = sign('sha256', tbs, cached(privateKeys, spec.issuerKeyPem, createPrivateKey));
-  return toPem(sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature)), 'CERTIFICATE');
+  return toPem(sequence(tbs, SHA256_WITH_RSA_ALGORITHM, bitString(signature)), 'CERTIFICATE');
 }
 
 // RFC 5280 4.1's TBSCertificate, as forge's getTBSCertificate writes it (a test compares the two): forge encodes
@@ -224,7 +219,7 @@ function tbsCertificate(cert: forge.pki.Certificate, serialHex: string, notBefor
   return sequence(
     contextConstructed(0, smallInteger(2)), // version: v3
     tlv(0x02, Buffer.from(util.hexToBytes(serialHex), 'binary')),
-    SIGNATURE_ALGORITHM,
+    SHA256_WITH_RSA_ALGORITHM,
     derOf(pki.distinguishedNameToAsn1(cert.issuer)),
     sequence(time(notBefore), time(notAfter)),
     derOf(pki.distinguishedNameToAsn1(cert.subject)),
